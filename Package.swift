@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, arrows pointing down only:
+//   C shims → XMPPCore (XML, JID) → XMPPConfig → XMPPSASL/XMPPStore → XMPPServer (worker) → XMPPSupervisor → executables
+let package = Package(
+    name: "xmppd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "xmppd", targets: ["xmppd"]),
+        .executable(name: "xmppctl", targets: ["xmppctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CExpat", pkgConfig: "expat", providers: [.apt(["libexpat1-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(name: "XMPPCore", dependencies: ["CExpat"]),
+        .target(name: "XMPPConfig", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "XMPPSASL", dependencies: ["COpenSSL"]),
+        .target(name: "XMPPStore", dependencies: ["CSQLite", "XMPPSASL"]),
+        .target(name: "XMPPServer", dependencies: [
+            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "XMPPSupervisor", dependencies: [
+            "XMPPConfig", "XMPPStore", "XMPPServer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "xmppd", dependencies: [
+            "XMPPSupervisor", "XMPPServer", "XMPPConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "xmppctl", dependencies: [
+            "XMPPSupervisor", "XMPPConfig", "XMPPStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore"]),
+        .testTarget(name: "XMPPConfigTests", dependencies: ["XMPPConfig"]),
+        .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL"]),
+        .testTarget(name: "XMPPStoreTests", dependencies: ["XMPPStore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,8 @@
+#include <zlib.h>
+// deflateInit2/inflateInit2 are macros: Swift cannot see them.
+static inline int czlib_deflate_init2(z_streamp s, int level, int windowBits) {
+    return deflateInit2(s, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY);
+}
+static inline int czlib_inflate_init2(z_streamp s, int windowBits) {
+    return inflateInit2(s, windowBits);
+}

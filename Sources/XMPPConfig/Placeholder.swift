@@ -1,0 +1,1 @@
+// XMPPConfig: filled in by its own files.

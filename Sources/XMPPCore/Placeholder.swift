@@ -1,0 +1,1 @@
+// XMPPCore: filled in by its own files.

@@ -1,0 +1,1 @@
+// XMPPSASL: filled in by its own files.

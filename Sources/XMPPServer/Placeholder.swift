@@ -1,0 +1,1 @@
+// XMPPServer: filled in by its own files.

@@ -1,0 +1,1 @@
+// XMPPStore: filled in by its own files.

@@ -1,0 +1,1 @@
+// XMPPSupervisor: filled in by its own files.

@@ -1,0 +1,3 @@
+import XCTest
+@testable import XMPPConfig
+final class XMPPConfigPlaceholderTests: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,3 @@
+import XCTest
+@testable import XMPPCore
+final class XMPPCorePlaceholderTests: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,3 @@
+import XCTest
+@testable import XMPPSASL
+final class XMPPSASLPlaceholderTests: XCTestCase { func testBuilds() {} }

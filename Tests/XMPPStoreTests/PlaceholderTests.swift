@@ -1,0 +1,3 @@
+import XCTest
+@testable import XMPPStore
+final class XMPPStorePlaceholderTests: XCTestCase { func testBuilds() {} }
