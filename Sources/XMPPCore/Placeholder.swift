@@ -1,1 +1,0 @@
-// XMPPCore: filled in by its own files.

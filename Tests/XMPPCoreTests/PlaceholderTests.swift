@@ -1,3 +1,0 @@
-import XCTest
-@testable import XMPPCore
-final class XMPPCorePlaceholderTests: XCTestCase { func testBuilds() {} }
