@@ -1,0 +1,193 @@
+import CExpat
+
+/// Incremental parser for one direction of an XMPP stream (RFC 6120 §4, §11).
+///
+/// Feed it raw bytes in whatever chunks the network delivers; it reports the stream
+/// header, each complete depth-1 element (stanza or nonza) and the stream close, in
+/// order, synchronously from `feed`. It enforces restricted XML and bounds the bytes
+/// a peer can make it buffer (see `feed`). Not thread-safe: one per connection.
+public final class XMLStreamParser {
+    /// Cap on one depth-1 element when no `maxStanzaSize` is configured, so a peer can
+    /// never make us buffer without bound.
+    public static let defaultHardLimit = 10 * 1024 * 1024
+    /// Cap on everything up to and including the `<stream:stream ...>` opening tag.
+    public static let maxHeaderSize = 64 * 1024
+    /// Maximum element nesting, root included (deep nesting is a cheap CPU/stack attack).
+    public static let maxDepth = 100
+
+    public let maxStanzaSize: Int?
+    /// Effective per-element byte limit.
+    public let stanzaLimit: Int
+
+    // expat state; recreated on reset() because a new stream is a new XML document.
+    var parser: XML_Parser?
+
+    // Delivery: the caller's closure, valid only during `feed`.
+    var sink: ((XMLStreamEvent) -> Void)?
+    var inFeed = false
+    /// Set when reset() is called from inside an event handler: the absolute byte offset
+    /// where the triggering event ended, so the remaining input goes to the new parser.
+    var resetPendingAt: Int?
+    /// Absolute end offset of the event being delivered (for a reset from its handler).
+    var lastEventEnd = 0
+
+    var failure: XMLStreamError?
+
+    // Byte accounting, in absolute offsets of the current document (what expat's
+    // XML_GetCurrentByteIndex uses). `mark` is where the unit now being received began:
+    // 0 before the header; the '<' of the current depth-1 element; otherwise the end of
+    // the last completed element or keepalive whitespace. `consumed - mark` is what a
+    // peer has made us hold, and is never allowed past the limit.
+    var consumed = 0
+    var mark = 0
+    var stanzaStart = 0
+
+    var headerDone = false
+    var depth = 0                        // open elements, root included
+    var stack: [XMLElement] = []         // the depth-1 element being built and its open descendants
+    var pendingText: [UInt8] = []        // text for stack.last, joined across expat's chunks
+    var pendingNamespaces: [(prefix: String?, uri: String?)] = []   // decls for the next start tag
+    var namespaceCache: [(bytes: [UInt8], string: String)] = []     // interned namespace URIs
+
+    public init(maxStanzaSize: Int? = nil) {
+        self.maxStanzaSize = maxStanzaSize
+        self.stanzaLimit = maxStanzaSize ?? XMLStreamParser.defaultHardLimit
+        pendingText.reserveCapacity(256)
+        makeParser()
+    }
+
+    deinit {
+        if let p = parser { XML_ParserFree(p) }
+    }
+
+    /// Whether the root element has been opened.
+    public var streamOpen: Bool { headerDone && depth > 0 }
+
+    /// Starts a new stream on the same connection (after STARTTLS or SASL success).
+    /// May be called from inside an event handler: bytes after that event in the chunk
+    /// being fed are then parsed as the start of the new stream.
+    public func reset() {
+        if inFeed {
+            if resetPendingAt == nil {
+                resetPendingAt = lastEventEnd
+                if let p = parser { XML_StopParser(p, XML_FALSE) }
+            }
+            return
+        }
+        recreate()
+    }
+
+    public func feed(_ bytes: [UInt8], _ onEvent: (XMLStreamEvent) -> Void) throws {
+        try bytes.withUnsafeBytes { try feed($0, onEvent) }
+    }
+
+    /// Parses `bytes`, calling `onEvent` for each event before returning or throwing.
+    ///
+    /// Input is handed to expat in slices no larger than what the current limit still
+    /// allows, and the limit is checked after each slice, so a peer sending one endless
+    /// start tag, attribute or text run is refused after at most limit + 1 buffered bytes,
+    /// before expat has reported anything. Once failed, every call throws the same error.
+    public func feed(_ bytes: UnsafeRawBufferPointer, _ onEvent: (XMLStreamEvent) -> Void) throws {
+        if let f = failure { throw f }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        try withoutActuallyEscaping(onEvent) { handler in
+            sink = handler
+            inFeed = true
+            defer { sink = nil; inFeed = false }
+            var offset = 0
+            while offset < bytes.count {
+                let held = consumed - mark
+                let allowance = max(1, currentLimit - held + 1)
+                let n = min(bytes.count - offset, allowance, Int(Int32.max))
+                let sliceStart = consumed
+                let status = XML_Parse(parser, base.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(n), 0)
+                if let at = resetPendingAt {
+                    // reset() from a handler: the rest of this slice belongs to the new stream.
+                    let used = max(0, min(n, at - sliceStart))
+                    recreate()
+                    offset += used
+                    continue
+                }
+                consumed += n
+                offset += n
+                if let f = failure { throw f }
+                if status == XML_STATUS_ERROR {
+                    let e = translateExpatError()
+                    failure = e
+                    throw e
+                }
+                if consumed - mark > currentLimit {
+                    let e = XMLStreamError.policyViolation(headerDone
+                        ? "element exceeds \(stanzaLimit) bytes"
+                        : "stream header exceeds \(XMLStreamParser.maxHeaderSize) bytes")
+                    fail(e)
+                    throw e
+                }
+            }
+        }
+    }
+
+    // MARK: - internals
+
+    var currentLimit: Int { headerDone ? stanzaLimit : XMLStreamParser.maxHeaderSize }
+
+    func recreate() {
+        if let p = parser { XML_ParserFree(p) }
+        parser = nil
+        resetPendingAt = nil
+        failure = nil
+        consumed = 0
+        mark = 0
+        stanzaStart = 0
+        lastEventEnd = 0
+        headerDone = false
+        depth = 0
+        stack.removeAll(keepingCapacity: true)
+        pendingText.removeAll(keepingCapacity: true)
+        pendingNamespaces.removeAll(keepingCapacity: true)
+        makeParser()
+    }
+
+    /// Records the error and stops expat at once (no further callbacks do anything).
+    func fail(_ e: XMLStreamError) {
+        guard failure == nil else { return }
+        failure = e
+        if let p = parser { XML_StopParser(p, XML_FALSE) }
+    }
+
+    /// Callbacks are ignored once failed or once a reset is pending (expat may still
+    /// deliver a few after XML_StopParser).
+    var ignoringCallbacks: Bool { failure != nil || resetPendingAt != nil }
+
+    func emit(_ event: XMLStreamEvent, endingAt end: Int) {
+        lastEventEnd = end
+        sink?(event)
+    }
+
+    /// Absolute offset just past the event expat is reporting.
+    var currentEventEnd: Int {
+        guard let p = parser else { return consumed }
+        return Int(XML_GetCurrentByteIndex(p)) + Int(XML_GetCurrentByteCount(p))
+    }
+
+    var currentEventStart: Int {
+        guard let p = parser else { return consumed }
+        return Int(XML_GetCurrentByteIndex(p))
+    }
+
+    func translateExpatError() -> XMLStreamError {
+        guard let p = parser else { return .notWellFormed("no parser") }
+        let code = XML_GetErrorCode(p)
+        let message = XML_ErrorString(code).map { String(cString: $0) } ?? "error \(code.rawValue)"
+        let detail = "\(message) at byte \(XML_GetCurrentByteIndex(p)) (line \(XML_GetCurrentLineNumber(p)), column \(XML_GetCurrentColumnNumber(p)))"
+        switch code {
+        case XML_ERROR_UNDEFINED_ENTITY, XML_ERROR_RECURSIVE_ENTITY_REF, XML_ERROR_BINARY_ENTITY_REF,
+             XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF, XML_ERROR_EXTERNAL_ENTITY_HANDLING,
+             XML_ERROR_ENTITY_DECLARED_IN_PE, XML_ERROR_NOT_STANDALONE:
+            // Only the five predefined entities and character references are allowed.
+            return .restrictedXML(detail)
+        default:
+            return .notWellFormed(detail)
+        }
+    }
+}
