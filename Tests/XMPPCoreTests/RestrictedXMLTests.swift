@@ -47,10 +47,11 @@ final class RestrictedXMLTests: XCTestCase {
 
     func testMalformed() {
         assertCondition(clientHeader + "<a></b>", "not-well-formed")
-        assertCondition("garbage", "not-well-formed")
+        assertCondition("garbage\n", "not-well-formed")   // expat waits for the name to end
+        assertCondition(clientHeader + "<<<", "not-well-formed")
         assertCondition(clientHeader + "<message to='x' to='y'/>", "not-well-formed")
         assertCondition(clientHeader + "<foo:bar/>", "not-well-formed")   // unbound prefix
-        let (_, error) = parse("<a></b>")
+        let (_, error) = parse(clientHeader + "<a></b>")
         guard case .notWellFormed(let detail)? = error else { return XCTFail() }
         XCTAssertTrue(detail.contains("byte"), detail)
     }
