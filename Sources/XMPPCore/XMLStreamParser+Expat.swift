@@ -115,6 +115,8 @@ extension XMLStreamParser {
         }
 
         var attributes: [(name: String, value: String)] = []
+        let count = attributeCount(atts) + pendingNamespaces.count
+        if count > 0 { attributes.reserveCapacity(count) }   // one allocation per element at most
         // Prefixed declarations are kept as attributes so prefixed attributes that use
         // them still serialise correctly; the default namespace lives in `namespace`.
         for d in pendingNamespaces {
@@ -171,6 +173,14 @@ extension XMLStreamParser {
         guard !pendingText.isEmpty, !stack.isEmpty else { return }
         stack[stack.count - 1].children.append(.text(String(decoding: pendingText, as: UTF8.self)))
         pendingText.removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always)
+    func attributeCount(_ atts: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int {
+        guard let a = atts else { return 0 }
+        var n = 0
+        while a[2 * n] != nil { n += 1 }
+        return n
     }
 
     /// Walks expat's NULL-terminated name/value array once, qualifying prefixed names.

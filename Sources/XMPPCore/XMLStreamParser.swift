@@ -88,6 +88,7 @@ public final class XMLStreamParser {
     /// start tag, attribute or text run is refused after at most limit + 1 buffered bytes,
     /// before expat has reported anything. Once failed, every call throws the same error.
     public func feed(_ bytes: UnsafeRawBufferPointer, _ onEvent: (XMLStreamEvent) -> Void) throws {
+        precondition(!inFeed, "XMLStreamParser.feed is not reentrant; call reset() from a handler instead")
         if let f = failure { throw f }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         try withoutActuallyEscaping(onEvent) { handler in

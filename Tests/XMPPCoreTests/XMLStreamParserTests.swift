@@ -170,3 +170,27 @@ final class XMLStreamParserTests: XCTestCase {
         XCTAssertEqual(again.events[1], .element(m))
     }
 }
+
+final class XMLStreamWritingTests: XCTestCase {
+    func testOpeningTagParsesBack() {
+        let h = XMLStreamHeader(defaultNamespace: XMPPNamespace.client,
+                                attributes: ["from": "example.com", "id": "abc'\"", "version": "1.0", "xml:lang": "en"])
+        let tag = h.openingTag()
+        XCTAssertEqual(tag, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='example.com' id='abc&apos;&quot;' version='1.0' xml:lang='en'>")
+        let (events, error) = parse(tag + XMLStreamHeader.closingTag)
+        XCTAssertNil(error)
+        guard case .streamOpened(let back) = events.first else { return XCTFail() }
+        XCTAssertEqual(back.attributes, h.attributes)
+        XCTAssertEqual(back.defaultNamespace, XMPPNamespace.client)
+    }
+
+    func testStreamErrorElement() {
+        let e = XMLStreamError.policyViolation("too big").streamErrorElement(includeText: true)
+        XCTAssertEqual(e.serialized(parentNamespace: XMPPNamespace.client),
+                       "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>too big</text></stream:error>")
+        XCTAssertEqual(XMLStreamError.restrictedXML("").condition, "restricted-xml")
+        XCTAssertEqual(XMLStreamError.invalidNamespace("").condition, "invalid-namespace")
+        XCTAssertEqual(XMLStreamError.badFormat("").condition, "bad-format")
+        XCTAssertEqual(XMLStreamError.notWellFormed("").condition, "not-well-formed")
+    }
+}
