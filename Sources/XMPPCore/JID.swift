@@ -122,9 +122,10 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
             }
         }
         if !ipLiteral {
-            // No empty labels ("a..b", ".a") and each DNS label at most 63 bytes.
-            for label in d.split(separator: ".", omittingEmptySubsequences: false) {
-                if label.isEmpty || label.utf8.count > 63 { return nil }
+            // No empty labels ("a..b", ".a"). Label length is not checked: without IDNA
+            // the UTF-8 length of an internationalised label says nothing about its A-label.
+            for label in d.split(separator: ".", omittingEmptySubsequences: false) where label.isEmpty {
+                return nil
             }
         }
         return d

@@ -1,6 +1,6 @@
 /// XML escaping, on bytes so the network path never builds intermediate Strings.
 public enum XMLEscaping {
-    /// Escapes character data: `&`, `<` and `>` (the latter so `]]>` can never appear).
+    /// Escapes character data: `&`, `<` and `>` (the latter so `]]>` can never appear), and CR.
     public static func escapeText(_ s: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
@@ -8,7 +8,8 @@ public enum XMLEscaping {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Escapes an attribute value: `&`, `<`, `>`, `"` and `'`, so either quote style is safe.
+    /// Escapes an attribute value: `&`, `<`, `>`, `"` and `'`, so either quote style is safe
+    /// (plus TAB, LF and CR as character references, which attribute normalisation would eat).
     public static func escapeAttribute(_ s: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
@@ -50,6 +51,11 @@ public enum XMLEscaping {
                 case UInt8(ascii: ">"): replacement = "&gt;"
                 case UInt8(ascii: "\"") where quotes: replacement = "&quot;"
                 case UInt8(ascii: "'") where quotes: replacement = "&apos;"
+                // Parsers normalise literal CR (everywhere) and TAB/LF (in attribute
+                // values) away; character references keep the value intact on re-parse.
+                case 0x0D: replacement = "&#13;"
+                case 0x0A where quotes: replacement = "&#10;"
+                case 0x09 where quotes: replacement = "&#9;"
                 default: replacement = nil
                 }
                 if let r = replacement {

@@ -10,6 +10,17 @@ final class XMLElementTests: XCTestCase {
         XCTAssertEqual(e.serialized(), "<body a='&apos;&quot;&amp;&lt;&gt;'>]]&gt; &amp; &lt;x&gt;</body>")
     }
 
+    func testWhitespaceInAttributesAndCRInTextSurviveRoundTrip() {
+        let e = XMLElement(name: "message", attributes: ["a": "x\ty\nz\r"], children: [.text("l1\r\nl2\n")])
+        let out = e.serialized(parentNamespace: XMPPNamespace.client)
+        XCTAssertEqual(out, "<message a='x&#9;y&#10;z&#13;'>l1&#13;\nl2\n</message>")
+        let (events, error) = parse(clientHeader + out)
+        XCTAssertNil(error)
+        guard case .element(let back) = events[1] else { return XCTFail() }
+        XCTAssertEqual(back[attribute: "a"], "x\ty\nz\r")
+        XCTAssertEqual(back.text, "l1\r\nl2\n")
+    }
+
     func testNamespaceEmittedOnlyWhenDifferent() {
         var iq = XMLElement(name: "iq", namespace: XMPPNamespace.client, attributes: ["type": "get", "id": "1"])
         iq.append(XMLElement(name: "query", namespace: "jabber:iq:roster"))
