@@ -135,7 +135,7 @@ public final class ListenerStateStore {
     private static func record(_ row: SQLiteRow) throws -> ListenerRecord {
         guard let id = row.string(0), let type = row.string(1), let address = row.string(2), let port = row.int(3),
               let rawState = row.string(6), let state = ListenerState(rawValue: rawState),
-              let since = row.double(7), let updatedAt = row.double(22) else {
+              let since = row.double(7), let updatedAt = row.double(21) else {
             throw ListenerStoreError.corruptRow("listeners")
         }
         let counters = ListenerCounters(values: (11..<21).map { row.int($0) ?? 0 })
