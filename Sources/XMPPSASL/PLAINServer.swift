@@ -65,8 +65,7 @@ public final class PLAINServer: SASLServerMechanism {
     }
 
     public func respond(_ response: [UInt8]) -> SASLStep {
-        guard !finished else { return fail(.malformedRequest, "exchange already finished") }
-        started = true
+        guard started, !finished else { return fail(.malformedRequest, "response outside an exchange") }
         return authenticate(response)
     }
 

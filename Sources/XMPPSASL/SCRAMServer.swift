@@ -17,6 +17,7 @@ public final class SCRAMServer: SASLServerMechanism {
 
     private enum State {
         case initial
+        case awaitingClientFirst
         case awaitingClientFinal(Pending)
         case finished
     }
@@ -60,6 +61,7 @@ public final class SCRAMServer: SASLServerMechanism {
         guard case .initial = state else { return fail(.malformedRequest, "exchange already started") }
         guard let initialResponse else {
             // No initial response: ask for client-first with an empty challenge.
+            state = .awaitingClientFirst
             return .challenge([])
         }
         return handleClientFirst(initialResponse)
@@ -68,6 +70,8 @@ public final class SCRAMServer: SASLServerMechanism {
     public func respond(_ response: [UInt8]) -> SASLStep {
         switch state {
         case .initial:
+            return fail(.malformedRequest, "response before auth")
+        case .awaitingClientFirst:
             return handleClientFirst(response)
         case .awaitingClientFinal(let pending):
             return handleClientFinal(response, pending)

@@ -121,7 +121,7 @@ public final class ListenerStateStore {
                   let raw = row.string(5), let event = WorkerEvent(rawValue: raw) else {
                 throw ListenerStoreError.corruptRow("worker_events")
             }
-            return WorkerEventRecord(id: id, at: at, listenerID: listener, pid: row.int(3).map { Int32($0) },
+            return WorkerEventRecord(id: id, at: at, listenerID: listener, pid: row.int(3).flatMap { Int32(exactly: $0) },
                                      generation: row.int(4) ?? 0, event: event, detail: row.string(6))
         }
     }
@@ -132,17 +132,20 @@ public final class ListenerStateStore {
                          max(keep, 0))
     }
 
+    /// Decodes by column name so the SELECT list and this function cannot drift apart.
     private static func record(_ row: SQLiteRow) throws -> ListenerRecord {
-        guard let id = row.string(0), let type = row.string(1), let address = row.string(2), let port = row.int(3),
-              let rawState = row.string(6), let state = ListenerState(rawValue: rawState),
-              let since = row.double(7), let updatedAt = row.double(21) else {
+        guard let id = row.string("id"), let type = row.string("type"), let address = row.string("address"),
+              let port = row.int("port"), let rawState = row.string("state"),
+              let state = ListenerState(rawValue: rawState),
+              let since = row.double("since"), let updatedAt = row.double("updated_at") else {
             throw ListenerStoreError.corruptRow("listeners")
         }
-        let counters = ListenerCounters(values: (11..<21).map { row.int($0) ?? 0 })
+        let counters = ListenerCounters(values: ListenerCounters.columns.map { row.int($0) ?? 0 })
         return ListenerRecord(id: id, type: type, address: address, port: port,
-                              workerPID: row.int(4).map { Int32($0) }, generation: row.int(5) ?? 0,
-                              state: state, since: since, restarts: row.int(8) ?? 0, startedAt: row.double(9),
-                              configJSON: row.string(10) ?? "{}", counters: counters, updatedAt: updatedAt)
+                              workerPID: row.int("worker_pid").flatMap { Int32(exactly: $0) }, generation: row.int("generation") ?? 0,
+                              state: state, since: since, restarts: row.int("restarts") ?? 0,
+                              startedAt: row.double("started_at"), configJSON: row.string("config_json") ?? "{}",
+                              counters: counters, updatedAt: updatedAt)
     }
 }
 

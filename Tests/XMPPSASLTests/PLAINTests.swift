@@ -49,6 +49,13 @@ final class PLAINTests: XCTestCase {
                       .invalidAuthzid)
     }
 
+    func testOutOfOrderCalls() {
+        expectFailure(server().respond(utf8("\0user\0pencil")), .malformedRequest)
+        let s = server()
+        guard case .success = s.start(initialResponse: utf8("\0user\0pencil")) else { return XCTFail() }
+        expectFailure(s.respond(utf8("\0user\0pencil")), .malformedRequest)
+    }
+
     func testParse() {
         XCTAssertEqual(try PLAINAuthenticator.parse(utf8("a\0b\0c")).get(),
                        PLAINMessage(authzid: "a", authcid: "b", password: "c"))

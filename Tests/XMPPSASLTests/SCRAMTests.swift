@@ -186,6 +186,14 @@ final class SCRAMTests: XCTestCase {
         expectFailure(server.respond(utf8("c=biws,r=\(nonce),x=1,\(proof)")), .notAuthorized)
     }
 
+    func testOutOfOrderCalls() {
+        expectFailure(sha1Server().respond(utf8(sha1ClientFirst)), .malformedRequest)  // respond before start
+        let server = sha1Server()
+        _ = expectChallenge(server.start(initialResponse: nil))
+        expectFailure(server.start(initialResponse: nil), .malformedRequest)            // second start
+        expectFailure(sha1Server().start(initialResponse: []), .malformedRequest)       // empty client-first
+    }
+
     func testYFlagNeedsMatchingBinding() {
         let server = sha1Server()
         _ = expectChallenge(server.start(initialResponse: utf8("y,,n=user,r=fyko+d2lbbFgONRv9qkxdawL")))
