@@ -1,1 +1,0 @@
-// XMPPSASL: filled in by its own files.

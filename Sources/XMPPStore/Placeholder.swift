@@ -1,1 +1,0 @@
-// XMPPStore: filled in by its own files.

@@ -1,3 +1,0 @@
-import XCTest
-@testable import XMPPSASL
-final class XMPPSASLPlaceholderTests: XCTestCase { func testBuilds() {} }

@@ -1,3 +1,0 @@
-import XCTest
-@testable import XMPPStore
-final class XMPPStorePlaceholderTests: XCTestCase { func testBuilds() {} }
