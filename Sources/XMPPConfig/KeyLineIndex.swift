@@ -87,6 +87,7 @@ struct KeyLineIndex {
             for (n, key) in keys.enumerated() {
                 resolved = join(resolved, key)
                 if n == keys.count - 1 && isArray {
+                    record(resolved, line) // the array itself, e.g. for "section not supported"
                     let count = (arrayCounts[resolved] ?? 0) + 1
                     arrayCounts[resolved] = count
                     resolved += "[\(count)]"
