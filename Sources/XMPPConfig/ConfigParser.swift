@@ -1,0 +1,130 @@
+/// Validates the top level and the [general], [auth] and [xmppd] sections; hands
+/// [listen] to ListenValidator.
+struct ConfigParser {
+    let root: TableReader
+    let baseDirectory: String
+
+    static let supportedSections = ["general", "auth", "xmppd", "listen"]
+    /// MongooseIM sections we recognise but do not implement: a clearer error than "unknown key".
+    static let unsupportedSections = ["modules", "acl", "access", "shaper", "s2s", "outgoing_pools",
+                                      "internal_databases", "services", "host_config"]
+
+    func parse(configPath: String) throws -> ServerConfig {
+        try checkTopLevelKeys()
+        let general = try parseGeneral()
+        let auth = try parseAuth()
+        let daemon = try parseDaemon()
+        let listeners = try ListenValidator(ctx: root.ctx).parse(root.table("listen"))
+        return ServerConfig(configPath: configPath, general: general, auth: auth, xmppd: daemon, listeners: listeners)
+    }
+
+    private func checkTopLevelKeys() throws {
+        // Report whichever problem comes first in the file.
+        let ordered = root.entries.keys.sorted {
+            (root.ctx.lines.lines[$0] ?? Int.max, $0) < (root.ctx.lines.lines[$1] ?? Int.max, $1)
+        }
+        for key in ordered where !ConfigParser.supportedSections.contains(key) {
+            if ConfigParser.unsupportedSections.contains(key) {
+                throw root.error(key, "section [\(key)] is not supported yet by xmppd")
+            }
+            throw root.error(key, "unknown key (known keys: \(ConfigParser.supportedSections.joined(separator: ", ")))")
+        }
+    }
+
+    private func parseGeneral() throws -> GeneralConfig {
+        let hostsExpected = "a non-empty array of host names"
+        guard let general = try root.table("general") else {
+            throw root.missing("general", "a [general] section with hosts = [...]")
+        }
+        try general.checkKnownKeys(["hosts", "loglevel", "max_fsm_queue", "c2s_state_timeout"])
+        guard let rawHosts = try general.stringArray("hosts", expected: hostsExpected) else {
+            throw general.missing("hosts", hostsExpected)
+        }
+        guard !rawHosts.isEmpty else { throw general.error("hosts", "found [], expected \(hostsExpected)") }
+        var hosts: [String] = []
+        for (n, raw) in rawHosts.enumerated() {
+            let host = raw.lowercased()
+            let hostPath = general.keyPath("hosts") + "[\(n + 1)]"
+            if host.isEmpty || host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) {
+                throw general.ctx.error(hostPath, "found \(quoted(raw)), expected a domain name")
+            }
+            if hosts.contains(host) {
+                throw general.ctx.error(hostPath, "duplicate host \(quoted(host))")
+            }
+            hosts.append(host)
+        }
+        return GeneralConfig(
+            hosts: hosts,
+            loglevel: try general.oneOf("loglevel", GeneralConfig.logLevels) ?? "warning",
+            maxFSMQueue: try general.int("max_fsm_queue", .positive),
+            c2sStateTimeoutMs: try general.int("c2s_state_timeout", .nonNegative) ?? 5000)
+    }
+
+    private func parseAuth() throws -> AuthConfig {
+        var config = AuthConfig()
+        guard let auth = try root.table("auth") else { return config }
+        try auth.checkKnownKeys(["methods", "sasl_mechanisms", "password"])
+        if let methods = try auth.stringArray("methods") {
+            for (n, method) in methods.enumerated() where method != "internal" {
+                throw auth.ctx.error(auth.keyPath("methods") + "[\(n + 1)]",
+                                     "found \(quoted(method)), expected \"internal\" (the only auth method supported by xmppd)")
+            }
+            guard !methods.isEmpty else { throw auth.error("methods", "found [], expected [\"internal\"]") }
+            config.methods = methods
+        }
+        if let names = try auth.stringArray("sasl_mechanisms") {
+            var mechanisms: [SASLMechanism] = []
+            let supported = SASLMechanism.allCases.map { quoted($0.configName) }.joined(separator: ", ")
+            for (n, name) in names.enumerated() {
+                let path = auth.keyPath("sasl_mechanisms") + "[\(n + 1)]"
+                guard let mechanism = SASLMechanism(configName: name) else {
+                    if AuthConfig.knownUnsupportedMechanisms.contains(name) {
+                        throw auth.ctx.error(path, "SASL mechanism \(quoted(name)) is not supported yet by xmppd (supported: \(supported))")
+                    }
+                    throw auth.ctx.error(path, "found \(quoted(name)), expected one of \(supported)")
+                }
+                if mechanisms.contains(mechanism) {
+                    throw auth.ctx.error(path, "duplicate SASL mechanism \(quoted(name))")
+                }
+                mechanisms.append(mechanism)
+            }
+            guard !mechanisms.isEmpty else {
+                throw auth.error("sasl_mechanisms", "found [], expected a non-empty array of SASL mechanisms")
+            }
+            config.saslMechanisms = mechanisms
+        }
+        if let password = try auth.table("password") {
+            try password.checkKnownKeys(["format", "scram_iterations"])
+            if let format = try password.string("format") {
+                guard format == "scram" else {
+                    throw password.badValue("format", .string(format), "\"scram\" (the only password format supported by xmppd)")
+                }
+                config.passwordFormat = format
+            }
+            config.scramIterations = try password.int("scram_iterations", .positive) ?? 10_000
+        }
+        return config
+    }
+
+    private func parseDaemon() throws -> DaemonConfig {
+        guard let daemon = try root.table("xmppd") else {
+            return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory))
+        }
+        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff"])
+        let stateDir = try daemon.string("state_dir", expected: "a directory path") ?? "../var"
+        guard !stateDir.isEmpty else { throw daemon.badValue("state_dir", .string(stateDir), "a directory path") }
+        return DaemonConfig(
+            stateDirectory: Paths.absolute(stateDir, relativeTo: baseDirectory),
+            drainTimeoutMs: try daemon.int("drain_timeout", .nonNegative) ?? 30_000,
+            workerRestartBackoffMs: try daemon.int("worker_restart_backoff", .positive) ?? 500)
+    }
+}
+
+extension AuthConfig {
+    /// Mechanisms MongooseIM offers that xmppd does not implement yet.
+    static let knownUnsupportedMechanisms = [
+        "scram_sha224", "scram_sha384", "scram_sha512",
+        "scram_sha1_plus", "scram_sha224_plus", "scram_sha256_plus", "scram_sha384_plus", "scram_sha512_plus",
+        "external", "anonymous", "oauth", "digest",
+    ]
+}

@@ -1,1 +1,0 @@
-// XMPPConfig: filled in by its own files.

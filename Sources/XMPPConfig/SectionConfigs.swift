@@ -1,0 +1,81 @@
+// Typed forms of the non-listener sections: [general], [auth] and our own [xmppd].
+
+/// `[general]`.
+public struct GeneralConfig: Codable, Equatable, Hashable, Sendable {
+    /// Served XMPP domains, lowercased, in file order.
+    public var hosts: [String]
+    /// One of `GeneralConfig.logLevels`; default "warning".
+    public var loglevel: String
+    /// Default message queue limit for sessions; nil = unlimited.
+    public var maxFSMQueue: Int?
+    /// Time a client has to send its stream header / progress negotiation; default 5000.
+    public var c2sStateTimeoutMs: Int
+
+    public static let logLevels = ["none", "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug", "all"]
+
+    public init(hosts: [String], loglevel: String = "warning", maxFSMQueue: Int? = nil, c2sStateTimeoutMs: Int = 5000) {
+        self.hosts = hosts
+        self.loglevel = loglevel
+        self.maxFSMQueue = maxFSMQueue
+        self.c2sStateTimeoutMs = c2sStateTimeoutMs
+    }
+}
+
+/// SASL mechanisms xmppd implements; raw values are the IANA names offered on the wire.
+public enum SASLMechanism: String, Codable, Hashable, Sendable, CaseIterable {
+    case scramSHA256 = "SCRAM-SHA-256"
+    case scramSHA1 = "SCRAM-SHA-1"
+    case plain = "PLAIN"
+
+    /// The spelling used in MongooseIM's `auth.sasl_mechanisms`.
+    public var configName: String {
+        switch self {
+        case .scramSHA256: return "scram_sha256"
+        case .scramSHA1: return "scram_sha1"
+        case .plain: return "plain"
+        }
+    }
+
+    public init?(configName: String) {
+        guard let m = SASLMechanism.allCases.first(where: { $0.configName == configName }) else { return nil }
+        self = m
+    }
+}
+
+/// `[auth]` and `[auth.password]`.
+public struct AuthConfig: Codable, Equatable, Hashable, Sendable {
+    /// Only "internal" is supported.
+    public var methods: [String]
+    /// In preference order, as written in the config.
+    public var saslMechanisms: [SASLMechanism]
+    /// `auth.password.format`; only "scram".
+    public var passwordFormat: String
+    /// `auth.password.scram_iterations`; default 10_000.
+    public var scramIterations: Int
+
+    public init(methods: [String] = ["internal"],
+                saslMechanisms: [SASLMechanism] = [.scramSHA256, .scramSHA1, .plain],
+                passwordFormat: String = "scram",
+                scramIterations: Int = 10_000) {
+        self.methods = methods
+        self.saslMechanisms = saslMechanisms
+        self.passwordFormat = passwordFormat
+        self.scramIterations = scramIterations
+    }
+}
+
+/// `[xmppd]`: settings of this daemon that MongooseIM has no equivalent for.
+public struct DaemonConfig: Codable, Equatable, Hashable, Sendable {
+    /// Absolute; a relative `state_dir` is resolved against the config file's directory.
+    public var stateDirectory: String
+    /// How long a draining worker keeps old sessions after a reload; default 30_000.
+    public var drainTimeoutMs: Int
+    /// Delay before restarting a crashed worker; default 500.
+    public var workerRestartBackoffMs: Int
+
+    public init(stateDirectory: String, drainTimeoutMs: Int = 30_000, workerRestartBackoffMs: Int = 500) {
+        self.stateDirectory = stateDirectory
+        self.drainTimeoutMs = drainTimeoutMs
+        self.workerRestartBackoffMs = workerRestartBackoffMs
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import TOMLKit
+
+/// The whole validated server configuration.
+///
+/// Codable so the supervisor can hand it to workers as JSON; Equatable so reloads can diff it.
+public struct ServerConfig: Codable, Equatable, Sendable {
+    /// Absolute path of the file it was loaded from.
+    public var configPath: String
+    public var general: GeneralConfig
+    public var auth: AuthConfig
+    public var xmppd: DaemonConfig
+    /// In file order within each type; types in the order c2s, s2s, service, http.
+    public var listeners: [ListenerConfig]
+
+    public init(configPath: String, general: GeneralConfig, auth: AuthConfig, xmppd: DaemonConfig, listeners: [ListenerConfig]) {
+        self.configPath = configPath
+        self.general = general
+        self.auth = auth
+        self.xmppd = xmppd
+        self.listeners = listeners
+    }
+
+    public var hosts: [String] { general.hosts }
+    public var stateDirectory: String { xmppd.stateDirectory }
+    public var databasePath: String { stateDirectory + "/xmppd.db" }
+    public var controlSocketPath: String { stateDirectory + "/xmppd.ctl" }
+
+    /// Reads and validates a config file. `path` may be relative to the working directory;
+    /// errors name it as given, `configPath` is absolute.
+    public static func load(path: String) throws -> ServerConfig {
+        let absolute = Paths.absolute(path, relativeTo: FileManager.default.currentDirectoryPath)
+        let text: String
+        do {
+            text = try String(contentsOfFile: absolute, encoding: .utf8)
+        } catch {
+            let reason = (error as NSError).localizedDescription
+            throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read config file: \(reason)")
+        }
+        var config = try parse(text: text, file: path, baseDirectory: Paths.directory(of: absolute))
+        config.configPath = absolute
+        return config
+    }
+
+    /// Validates config text. `file` is used in error messages; relative paths in the config
+    /// (state_dir) are resolved against `baseDirectory`.
+    public static func parse(text: String, file: String, baseDirectory: String) throws -> ServerConfig {
+        let context = ParseContext(file: file, lines: KeyLineIndex(source: text))
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(file: file, line: error.source.begin.line, keyPath: "", message: "TOML syntax error: \(error.description)")
+        } catch {
+            throw ConfigError(file: file, line: nil, keyPath: "", message: "TOML syntax error: \(error)")
+        }
+        let root = TableReader(ctx: context, path: "", entries: TOMLNode.entries(of: table))
+        let configPath = file.hasPrefix("/")
+            ? Paths.normalize(file)
+            : Paths.absolute(Paths.lastComponent(of: file), relativeTo: baseDirectory)
+        return try ConfigParser(root: root, baseDirectory: baseDirectory).parse(configPath: configPath)
+    }
+}

@@ -1,3 +1,0 @@
-import XCTest
-@testable import XMPPConfig
-final class XMPPConfigPlaceholderTests: XCTestCase { func testBuilds() {} }
