@@ -22,18 +22,22 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
+        // fd passing (SCM_RIGHTS) needs CMSG_* macros: a few lines of C.
+        .target(name: "CPosix"),
+
         .target(name: "XMPPCore", dependencies: ["CExpat"]),
         .target(name: "XMPPConfig", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "XMPPSASL", dependencies: ["COpenSSL"]),
         .target(name: "XMPPStore", dependencies: ["CSQLite", "XMPPSASL"]),
         .target(name: "XMPPServer", dependencies: [
-            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore",
+            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore", "CPosix",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "XMPPSupervisor", dependencies: [
-            "XMPPConfig", "XMPPStore", "XMPPServer",
+            "XMPPConfig", "XMPPStore", "XMPPServer", "CPosix",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "xmppd", dependencies: [

@@ -1,0 +1,188 @@
+import Logging
+import NIOCore
+import XMPPCore
+
+/// One client-to-server TCP connection: bytes in through the streaming parser,
+/// events into the negotiation / session state machine (C2SNegotiation.swift,
+/// C2SSessionStanzas.swift), bytes out. Every method runs on the channel's event loop.
+final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State {
+        case awaitingStreamHeader
+        case awaitingAuth
+        case authenticating(SASLExchange)
+        /// SASL succeeded: the client must open a new stream (RFC 6120 §6.4.6).
+        case awaitingRestart(user: JID)
+        case awaitingBind(user: JID)
+        case established(SessionHandle)
+        case closed
+    }
+
+    let env: C2SEnvironment
+    var state: State = .awaitingStreamHeader
+    let parser: XMLStreamParser
+    var context: ChannelHandlerContext?
+    /// The served domain the client asked for in its stream header.
+    var domain: String?
+    var streamHeaderSent = false
+    let streamID = C2SConnection.makeStreamID()
+    private var negotiationTimer: Scheduled<Void>?
+    private var inReadCycle = false
+    private var needsFlush = false
+    var logger: Logger
+
+    init(env: C2SEnvironment) {
+        self.env = env
+        self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
+        self.logger = env.logger
+    }
+
+    // MARK: channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        env.stats.connectionOpened()
+        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
+            self?.failStream(condition)
+        }
+        negotiationTimer = context.eventLoop.scheduleTask(in: env.negotiationTimeout) { [weak self] in
+            self?.failStream("connection-timeout")
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        negotiationTimer?.cancel()
+        if case .established(let session) = state { sessionEnded(session) }
+        state = .closed
+        env.connections.remove(ObjectIdentifier(self))
+        env.stats.connectionClosed()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        env.stats.received(bytes: buffer.readableBytes)
+        guard !isClosed else { return }
+        inReadCycle = true
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try parser.feed(bytes) { event in self.handle(event) }
+            }
+        } catch let error as XMLStreamError {
+            logger.info("stream error from client input: \(error)")
+            failStream(error.condition)
+        } catch {
+            failStream("internal-server-error")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadCycle = false
+        if needsFlush { needsFlush = false; context.flush() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error: \(error)")
+        env.stats.errorSeen()
+        context.close(promise: nil)
+    }
+
+    var isClosed: Bool { if case .closed = state { return true } else { return false } }
+
+    // MARK: events from the parser
+
+    private func handle(_ event: XMLStreamEvent) {
+        guard !isClosed else { return }
+        switch event {
+        case .streamOpened(let header):
+            streamOpened(header)
+        case .element(let element):
+            switch state {
+            case .established(let session):
+                env.stats.stanzaReceived()
+                handleStanza(element, from: session)
+            case .closed:
+                return
+            default:
+                negotiate(element)
+            }
+        case .streamClosed:
+            // RFC 6120 §4.4: answer the close, then end the TCP connection.
+            send("</stream:stream>")
+            close()
+        }
+    }
+
+    // MARK: output
+
+    func send(_ text: String) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        write(buffer, stanzas: 0)
+    }
+
+    func send(_ stanza: XMLElement) {
+        guard let context else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        stanza.serialize(into: &bytes, parentNamespace: XMPPNamespace.client)
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        write(buffer, stanzas: 1)
+    }
+
+    private func write(_ buffer: ByteBuffer, stanzas: Int) {
+        guard let context else { return }
+        env.stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        if inReadCycle { needsFlush = true } else { context.flush() }
+    }
+
+    func sendStreamHeader() {
+        guard !streamHeaderSent else { return }
+        streamHeaderSent = true
+        var header = "<?xml version='1.0'?><stream:stream xmlns='\(XMPPNamespace.client)' "
+        header += "xmlns:stream='\(XMPPNamespace.stream)' id='\(streamID)'"
+        if let domain { header += " from='\(XMLEscaping.escapeAttribute(domain))'" }
+        header += " version='1.0' xml:lang='en'>"
+        send(header)
+    }
+
+    /// Ends the stream with an RFC 6120 §4.9 stream error and closes the connection.
+    func failStream(_ condition: String, text: String? = nil) {
+        guard !isClosed, context != nil else { return }
+        if condition != "system-shutdown" && condition != "conflict" { env.stats.errorSeen() }
+        sendStreamHeader()
+        send(StanzaErrors.streamError(condition, text: text) + "</stream:stream>")
+        close()
+    }
+
+    func close() {
+        guard let context else { return }
+        negotiationTimer?.cancel()
+        if case .established(let session) = state { sessionEnded(session) }
+        state = .closed
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    func negotiationFinished() {
+        negotiationTimer?.cancel()
+        negotiationTimer = nil
+    }
+
+    /// Called for a session that ends for whatever reason (close, error, replaced).
+    func sessionEnded(_ session: SessionHandle) {
+        env.registry.unbind(session)
+        broadcastUnavailable(of: session)
+    }
+
+    private static func makeStreamID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt32, radix: 36)
+    }
+}

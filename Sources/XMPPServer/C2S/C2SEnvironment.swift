@@ -1,0 +1,60 @@
+import Logging
+import NIOCore
+import NIOConcurrencyHelpers
+import XMPPConfig
+import XMPPSASL
+import XMPPStore
+
+/// Everything a c2s connection needs from its worker, shared by all connections.
+public struct C2SEnvironment: Sendable {
+    public var hosts: Set<String>
+    public var mechanisms: [SASLMechanism]
+    public var credentials: CredentialSource
+    public var router: StanzaRouter
+    public var stats: WorkerStats
+    public var connections: ConnectionTracker
+    public var maxStanzaSize: Int?
+    /// RFC 6120 leaves it to the server how long negotiation may take:
+    /// MongooseIM's `c2s_state_timeout`.
+    public var negotiationTimeout: TimeAmount
+    public var logger: Logger
+
+    public var registry: SessionRegistry { router.registry }
+}
+
+/// Reads SCRAM credentials for SASL. SQLite connections are single-threaded, so
+/// event loops share one behind a lock; this runs once per login, never per stanza.
+public final class CredentialSource: @unchecked Sendable {
+    private let lock = NIOLock()
+    private let accounts: AccountStore
+
+    public init(databasePath: String) throws {
+        accounts = try AccountStore(database: try SQLiteDatabase(path: databasePath))
+    }
+
+    public func credentials(user: String, domain: String, hash: SCRAMHash) -> SCRAMCredentials? {
+        lock.withLock { accounts.credentials(user: user, domain: domain, hash: hash) }
+    }
+}
+
+/// The connections this worker has open, so a drain or shutdown can reach them.
+public final class ConnectionTracker: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var open: [ObjectIdentifier: (EventLoop, (String) -> Void)] = [:]
+
+    public init() {}
+
+    func add(_ id: ObjectIdentifier, on loop: EventLoop, terminate: @escaping (String) -> Void) {
+        lock.withLock { open[id] = (loop, terminate) }
+    }
+
+    func remove(_ id: ObjectIdentifier) { _ = lock.withLock { open.removeValue(forKey: id) } }
+
+    public var count: Int { lock.withLock { open.count } }
+
+    /// Ends every open connection with the given stream error condition.
+    public func terminateAll(condition: String) {
+        let all = lock.withLock { Array(open.values) }
+        for (loop, terminate) in all { loop.execute { terminate(condition) } }
+    }
+}

@@ -1,0 +1,193 @@
+import XMPPConfig
+import XMPPCore
+import XMPPSASL
+
+/// A SASL exchange in progress: which mechanism, and its server-side state.
+struct SASLExchange {
+    var mechanism: SASLMechanism
+    var server: SASLServerMechanism
+}
+
+/// RFC 6120 stream negotiation: stream header, SASL (§6), restart, resource binding (§7).
+extension C2SConnection {
+    func streamOpened(_ header: XMLStreamHeader) {
+        let requested = header.attributes["to"].flatMap { JID($0)?.domain }
+        if domain == nil, let requested, env.hosts.contains(requested) { domain = requested }
+        guard header.defaultNamespace == XMPPNamespace.client else {
+            return failStream("invalid-namespace", text: "the default namespace must be jabber:client")
+        }
+        guard let requested, env.hosts.contains(requested), requested == domain else {
+            return failStream("host-unknown")
+        }
+        // RFC 6120 §4.7.5: no version means 0.9, which we do not speak.
+        guard let version = header.attributes["version"], version.hasPrefix("1.") else {
+            return failStream("unsupported-version")
+        }
+        streamHeaderSent = false
+        sendStreamHeader()
+        switch state {
+        case .awaitingStreamHeader:
+            state = .awaitingAuth
+            send(preAuthFeatures())
+        case .awaitingRestart(let user):
+            state = .awaitingBind(user: user)
+            send("<stream:features><bind xmlns='\(XMPPNamespace.bind)'/>"
+                 + "<session xmlns='\(XMPPNamespace.session)'><optional/></session></stream:features>")
+        default:
+            failStream("bad-format", text: "unexpected stream restart")
+        }
+    }
+
+    private func preAuthFeatures() -> String {
+        var out = "<stream:features><mechanisms xmlns='\(XMPPNamespace.sasl)'>"
+        for mechanism in env.mechanisms { out += "<mechanism>\(mechanism.rawValue)</mechanism>" }
+        return out + "</mechanisms></stream:features>"
+    }
+
+    /// An element received before the session is established.
+    func negotiate(_ element: XMLElement) {
+        switch state {
+        case .awaitingAuth where element.namespace == XMPPNamespace.sasl && element.name == "auth":
+            startSASL(element)
+        case .authenticating(let exchange) where element.namespace == XMPPNamespace.sasl:
+            switch element.name {
+            case "response": continueSASL(exchange, payload: element.text)
+            case "abort": saslFailed(.aborted, text: nil)
+            default: failStream("unsupported-stanza-type")
+            }
+        case .awaitingBind(let user) where element.name == "iq" && element.namespace == XMPPNamespace.client:
+            handleBindingIQ(element, user: user)
+        default:
+            if ["iq", "message", "presence"].contains(element.name) {
+                // RFC 6120 §6.4.8 / §7.2: no stanzas before authentication and binding.
+                failStream("not-authorized")
+            } else {
+                failStream("unsupported-stanza-type")
+            }
+        }
+    }
+
+    // MARK: SASL
+
+    private func startSASL(_ auth: XMLElement) {
+        guard let name = auth[attribute: "mechanism"], let mechanism = SASLMechanism(rawValue: name),
+              env.mechanisms.contains(mechanism), let domain else {
+            return saslFailed(.invalidMechanism, text: nil, countsAsAuthFailure: false)
+        }
+        let exchange = SASLExchange(mechanism: mechanism, server: makeMechanism(mechanism, domain: domain))
+        // RFC 6120 §6.4.2: no text = no initial response; "=" = an empty one.
+        let text = auth.text
+        let initial: [UInt8]?
+        if text.isEmpty {
+            initial = nil
+        } else if text == "=" {
+            initial = []
+        } else {
+            guard let decoded = Base64.decode(text) else { return saslFailed(.incorrectEncoding, text: nil) }
+            initial = decoded
+        }
+        state = .authenticating(exchange)
+        apply(exchange.server.start(initialResponse: initial), exchange)
+    }
+
+    private func continueSASL(_ exchange: SASLExchange, payload: String) {
+        let response: [UInt8]
+        if payload.isEmpty || payload == "=" {
+            response = []
+        } else {
+            guard let decoded = Base64.decode(payload) else { return saslFailed(.incorrectEncoding, text: nil) }
+            response = decoded
+        }
+        apply(exchange.server.respond(response), exchange)
+    }
+
+    private func apply(_ step: SASLStep, _ exchange: SASLExchange) {
+        switch step {
+        case .challenge(let data):
+            send("<challenge xmlns='\(XMPPNamespace.sasl)'>\(data.isEmpty ? "=" : Base64.encode(data))</challenge>")
+        case .failure(let failure, let text):
+            saslFailed(failure, text: text)
+        case .success(let username, let additional):
+            guard let domain, let user = JID(validatingLocal: username, domain: domain) else {
+                return saslFailed(.notAuthorized, text: nil)
+            }
+            env.stats.authSucceeded()
+            logger.info("authenticated \(user) with \(exchange.mechanism.rawValue)")
+            let payload = additional.map { $0.isEmpty ? "=" : Base64.encode($0) } ?? ""
+            send("<success xmlns='\(XMPPNamespace.sasl)'>\(payload)</success>")
+            state = .awaitingRestart(user: user)
+            parser.reset()
+        }
+    }
+
+    private func saslFailed(_ failure: SASLFailure, text: String?, countsAsAuthFailure: Bool = true) {
+        if countsAsAuthFailure { env.stats.authFailed() }
+        var out = "<failure xmlns='\(XMPPNamespace.sasl)'><\(failure.rawValue)/>"
+        if let text { out += "<text>\(XMLEscaping.escapeText(text))</text>" }
+        send(out + "</failure>")
+        state = .awaitingAuth
+    }
+
+    private func makeMechanism(_ mechanism: SASLMechanism, domain: String) -> SASLServerMechanism {
+        let credentials = env.credentials
+        switch mechanism {
+        case .scramSHA256:
+            return SCRAMServer(hash: .sha256) { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha256) }
+        case .scramSHA1:
+            return SCRAMServer(hash: .sha1) { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha1) }
+        case .plain:
+            return PLAINServer { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha256) }
+        }
+    }
+
+    // MARK: resource binding
+
+    private func handleBindingIQ(_ iq: XMLElement, user: JID) {
+        let type = iq[attribute: "type"]
+        if type == "set", let bind = iq.child("bind", namespace: XMPPNamespace.bind) {
+            bindResource(requested: bind.child("resource")?.text, iq: iq, user: user)
+        } else if type == "set", iq.child("session", namespace: XMPPNamespace.session) != nil {
+            // RFC 3921 session establishment is a no-op kept for old clients.
+            send(result(for: iq))
+        } else {
+            failStream("not-authorized")
+        }
+    }
+
+    private func bindResource(requested: String?, iq: XMLElement, user: JID) {
+        guard let context else { return }
+        let resource = (requested?.isEmpty == false) ? requested! : Self.generatedResource()
+        guard let full = JID(validatingLocal: user.local, domain: user.domain, resource: resource) else {
+            if let reply = StanzaErrors.reply(to: iq, condition: "bad-request", type: "modify") { send(reply) }
+            return
+        }
+        let session = SessionHandle(jid: full, eventLoop: context.eventLoop,
+                                    deliver: { [weak self] stanza in self?.deliver(stanza) },
+                                    terminate: { [weak self] condition in self?.failStream(condition) })
+        // RFC 6120 §7.7.2.2: a bind of an already-bound full JID replaces the old session.
+        if let replaced = env.registry.bind(session) {
+            replaced.terminate(condition: "conflict")
+        }
+        state = .established(session)
+        negotiationFinished()
+        logger[metadataKey: "jid"] = "\(full)"
+        var reply = result(for: iq)
+        var bind = XMLElement(name: "bind", namespace: XMPPNamespace.bind)
+        var jid = XMLElement(name: "jid", namespace: XMPPNamespace.bind)
+        jid.append(text: full.description)
+        bind.append(jid)
+        reply.append(bind)
+        send(reply)
+    }
+
+    func result(for iq: XMLElement) -> XMLElement {
+        var attributes = ["type": "result"]
+        if let id = iq[attribute: "id"] { attributes["id"] = id }
+        return XMLElement(name: "iq", namespace: XMPPNamespace.client, attributes: attributes)
+    }
+
+    private static func generatedResource() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "xmppd-" + String(generator.next() as UInt64, radix: 36)
+    }
+}

@@ -1,1 +1,0 @@
-// XMPPServer: filled in by its own files.

@@ -1,0 +1,37 @@
+import NIOCore
+import XMPPCore
+
+/// What the rest of the server knows of one bound session: its full JID, where it
+/// lives, and its presence. Delivery always hops onto the session's own event loop,
+/// so a connection's state is only ever touched from one thread.
+///
+/// Later transports (BOSH, WebSocket) and other workers plug in behind this same
+/// `deliver` / `terminate` pair: the router never assumes a TCP connection.
+public final class SessionHandle: @unchecked Sendable {
+    public let jid: JID
+    public let eventLoop: EventLoop
+    private let deliverOnLoop: (XMLElement) -> Void
+    private let terminateOnLoop: (String) -> Void
+
+    // Presence state: guarded by the SessionRegistry lock.
+    var isAvailable = false
+    var priority = 0
+
+    public init(jid: JID, eventLoop: EventLoop,
+                deliver: @escaping (XMLElement) -> Void,
+                terminate: @escaping (_ streamErrorCondition: String) -> Void) {
+        self.jid = jid
+        self.eventLoop = eventLoop
+        self.deliverOnLoop = deliver
+        self.terminateOnLoop = terminate
+    }
+
+    public func deliver(_ stanza: XMLElement) {
+        if eventLoop.inEventLoop { deliverOnLoop(stanza) } else { eventLoop.execute { self.deliverOnLoop(stanza) } }
+    }
+
+    /// Ends the session with a stream error (e.g. "conflict" when replaced).
+    public func terminate(condition: String) {
+        if eventLoop.inEventLoop { terminateOnLoop(condition) } else { eventLoop.execute { self.terminateOnLoop(condition) } }
+    }
+}

@@ -1,0 +1,81 @@
+import XMPPCore
+
+/// Routes stanzas between the sessions of the served domains (RFC 6121 §8).
+/// Today the recipients are sessions of this worker; the cross-worker mesh plugs in
+/// behind `SessionRegistry` without changing these rules.
+public final class StanzaRouter: @unchecked Sendable {
+    public let hosts: Set<String>
+    public let registry: SessionRegistry
+
+    public init(hosts: [String], registry: SessionRegistry) {
+        self.hosts = Set(hosts)
+        self.registry = registry
+    }
+
+    public enum Outcome {
+        case delivered
+        /// Nothing to do (e.g. presence to nobody, a bounced error).
+        case dropped
+        /// Send this error back to the sender.
+        case bounce(XMLElement)
+    }
+
+    /// Routes a stanza whose `from` the session already stamped and whose `to`
+    /// names a user of a served domain or another domain.
+    public func route(_ stanza: XMLElement, to recipient: JID) -> Outcome {
+        guard hosts.contains(recipient.domain) else {
+            // No s2s yet: every other domain is unreachable.
+            return bounce(stanza, "remote-server-not-found")
+        }
+        guard recipient.local != nil else {
+            return bounce(stanza, "service-unavailable")
+        }
+        switch stanza.name {
+        case "message": return routeMessage(stanza, to: recipient)
+        case "presence": return routePresence(stanza, to: recipient)
+        default: return routeIQ(stanza, to: recipient)
+        }
+    }
+
+    private func routeMessage(_ stanza: XMLElement, to recipient: JID) -> Outcome {
+        if recipient.resource != nil, let session = registry.session(for: recipient) {
+            session.deliver(stanza)
+            return .delivered
+        }
+        let recipients = registry.messageRecipients(of: recipient.bare)
+        if recipients.isEmpty {
+            // RFC 6121 §8.5.2.2: no offline storage yet, so tell the sender;
+            // headlines and errors are silently dropped.
+            let type = stanza[attribute: "type"]
+            if type == "headline" || type == "error" { return .dropped }
+            return bounce(stanza, "service-unavailable")
+        }
+        for session in recipients { session.deliver(stanza) }
+        return .delivered
+    }
+
+    private func routePresence(_ stanza: XMLElement, to recipient: JID) -> Outcome {
+        let targets: [SessionHandle]
+        if recipient.resource != nil {
+            targets = registry.session(for: recipient).map { [$0] } ?? []
+        } else {
+            targets = registry.availableSessions(of: recipient.bare)
+        }
+        for session in targets { session.deliver(stanza) }
+        return targets.isEmpty ? .dropped : .delivered
+    }
+
+    private func routeIQ(_ stanza: XMLElement, to recipient: JID) -> Outcome {
+        if recipient.resource != nil, let session = registry.session(for: recipient) {
+            session.deliver(stanza)
+            return .delivered
+        }
+        // An iq to a bare JID is answered by the server on the user's behalf; no
+        // module handles any namespace there yet.
+        return bounce(stanza, "service-unavailable")
+    }
+
+    private func bounce(_ stanza: XMLElement, _ condition: String) -> Outcome {
+        StanzaErrors.reply(to: stanza, condition: condition).map { .bounce($0) } ?? .dropped
+    }
+}

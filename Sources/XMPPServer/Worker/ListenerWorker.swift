@@ -1,0 +1,83 @@
+import Logging
+import NIOCore
+import NIOPosix
+import XMPPConfig
+
+/// Serves one listener in a worker process: adopts the listening socket the
+/// supervisor passed, accepts only when told to, and stops accepting without
+/// losing connections caught mid-accept (PLATFORM-NOTES, "Two NIO traps").
+public final class ListenerWorker: @unchecked Sendable {
+    public let setup: WorkerSetup
+    public let stats = WorkerStats()
+    public let connections = ConnectionTracker()
+    private let group: MultiThreadedEventLoopGroup
+    private var serverChannel: Channel?
+    private let logger: Logger
+
+    public init(setup: WorkerSetup, logger: Logger) {
+        self.setup = setup
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+    }
+
+    /// Adopts the listening fd paused: nothing is accepted until `startAccepting`.
+    public func adopt(listeningFD: Int32) throws {
+        let listener = setup.listener
+        guard listener.type == .c2s else {
+            throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
+        }
+        let env = try makeC2SEnvironment()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(C2SConnection(env: env))
+                }
+            }
+        serverChannel = try bootstrap.withBoundSocket(listeningFD).wait()
+    }
+
+    private func makeC2SEnvironment() throws -> C2SEnvironment {
+        let config = setup.config
+        let listener = setup.listener
+        var logger = self.logger
+        logger[metadataKey: "listener"] = "\(listener.keyPath)"
+        let registry = SessionRegistry()
+        return C2SEnvironment(
+            hosts: Set(config.hosts),
+            mechanisms: config.auth.saslMechanisms,
+            credentials: try CredentialSource(databasePath: config.databasePath),
+            router: StanzaRouter(hosts: config.hosts, registry: registry),
+            stats: stats,
+            connections: connections,
+            maxStanzaSize: listener.xmpp?.maxStanzaSize,
+            negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
+            logger: logger)
+    }
+
+    public func startAccepting() throws {
+        try serverChannel?.setOption(ChannelOptions.autoRead, value: true).wait()
+    }
+
+    /// Stops accepting and closes this process's copy of the listening socket.
+    /// Pending connections stay in the kernel backlog for the next worker.
+    public func stopAccepting() throws {
+        guard let server = serverChannel else { return }
+        serverChannel = nil
+        try server.setOption(ChannelOptions.autoRead, value: false).wait()
+        // Let accepts already in flight finish their setup before the close.
+        for _ in 0..<3 {
+            for loop in group.makeIterator() { try loop.submit {}.wait() }
+        }
+        try server.close().wait()
+    }
+
+    public enum WorkerError: Error, CustomStringConvertible {
+        case unsupported(String)
+        public var description: String {
+            switch self { case .unsupported(let message): return message }
+        }
+    }
+}

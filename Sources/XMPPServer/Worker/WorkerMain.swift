@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import XMPPConfig
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Entry point of a worker process (`xmppd worker`), spawned by the supervisor
+/// with its end of the control socket as fd 3.
+public enum WorkerMain {
+    public static let controlFD: Int32 = 3
+
+    public static func run() -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        // SIGTERM and SIGINT belong to the supervisor: a worker stops when told to
+        // (or when the control socket closes), so a Ctrl-C in a terminal does not
+        // cut sessions behind the supervisor's back.
+        signal(SIGINT, SIG_IGN)
+        let control = ControlChannel(fd: controlFD)
+        var logger = Logger(label: "xmppd.worker")
+        do {
+            guard let (message, fd) = try control.receive(SupervisorToWorker.self),
+                  case .setup(let setup) = message, fd >= 0 else {
+                fputs("xmppd worker: expected a setup message with a listening socket on fd 3\n", stderr)
+                exit(2)
+            }
+            logger.logLevel = LogLevelMapping.level(setup.config.general.loglevel)
+            logger[metadataKey: "pid"] = "\(getpid())"
+            logger[metadataKey: "gen"] = "\(setup.generation)"
+            let worker = ListenerWorker(setup: setup, logger: logger)
+            try worker.adopt(listeningFD: fd)
+            try control.send(WorkerToSupervisor.ready)
+            startStatsReporter(worker: worker, control: control)
+            serveControl(worker: worker, control: control, logger: logger)
+        } catch {
+            fputs("xmppd worker: \(error)\n", stderr)
+            exit(1)
+        }
+    }
+
+    private static func serveControl(worker: ListenerWorker, control: ControlChannel, logger: Logger) -> Never {
+        let defaultDeadline = worker.setup.config.xmppd.drainTimeoutMs
+        while true {
+            let message: SupervisorToWorker?
+            do { message = try control.receive(SupervisorToWorker.self)?.0 } catch {
+                logger.error("control channel: \(error)")
+                message = nil
+            }
+            switch message {
+            case .startAccepting:
+                do { try worker.startAccepting() } catch { logger.error("start accepting: \(error)"); exit(1) }
+                logger.info("accepting on \(worker.setup.listener.bindKey)")
+            case .drain(let deadlineMs):
+                drainAndExit(worker: worker, control: control, deadlineMs: deadlineMs, logger: logger)
+            case .setup:
+                logger.warning("ignoring a second setup message")
+            case nil:
+                // The supervisor is gone: nobody will restart us or count for us.
+                drainAndExit(worker: worker, control: nil, deadlineMs: min(defaultDeadline, 5000), logger: logger)
+            }
+        }
+    }
+
+    /// Stop accepting, let sessions finish until the deadline, then end the rest with
+    /// `<system-shutdown/>` and exit.
+    private static func drainAndExit(worker: ListenerWorker, control: ControlChannel?, deadlineMs: Int, logger: Logger) -> Never {
+        do { try worker.stopAccepting() } catch { logger.error("stop accepting: \(error)") }
+        try? control?.send(WorkerToSupervisor.stoppedAccepting)
+        logger.info("draining \(worker.connections.count) connections, deadline \(deadlineMs) ms")
+        let deadline = Date().addingTimeInterval(Double(deadlineMs) / 1000)
+        while worker.connections.count > 0 && Date() < deadline {
+            usleep(50_000)
+        }
+        if worker.connections.count > 0 {
+            worker.connections.terminateAll(condition: "system-shutdown")
+            let grace = Date().addingTimeInterval(1)
+            while worker.connections.count > 0 && Date() < grace { usleep(20_000) }
+        }
+        try? control?.send(WorkerToSupervisor.stats(worker.stats.snapshot))
+        exit(0)
+    }
+
+    private static func startStatsReporter(worker: ListenerWorker, control: ControlChannel) {
+        let thread = Thread {
+            var last = worker.stats.snapshot
+            try? control.send(WorkerToSupervisor.stats(last))
+            while true {
+                sleep(1)
+                let now = worker.stats.snapshot
+                if now != last {
+                    last = now
+                    try? control.send(WorkerToSupervisor.stats(now))
+                }
+            }
+        }
+        thread.start()
+    }
+}
+
+public enum LogLevelMapping {
+    /// MongooseIM's loglevel names onto swift-log's levels.
+    public static func level(_ name: String) -> Logger.Level {
+        switch name {
+        case "none", "emergency", "alert", "critical": return .critical
+        case "error": return .error
+        case "warning": return .warning
+        case "notice": return .notice
+        case "info": return .info
+        case "debug": return .debug
+        default: return .trace
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// XMPPSupervisor: filled in by its own files.

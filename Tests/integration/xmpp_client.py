@@ -1,0 +1,94 @@
+"""A slixmpp client driven synchronously from tests: it runs on an asyncio loop in
+a thread of its own, so a test can hold several clients and a connect loop at once."""
+import asyncio
+import queue
+import threading
+
+import slixmpp
+
+
+class Client:
+    def __init__(self, jid, password, port, host="127.0.0.1", mechanism=None, presence=True):
+        self.jid = jid
+        self.messages = queue.Queue()
+        self.presences = queue.Queue()
+        self.stream_errors = []
+        self.disconnected = threading.Event()
+        self.session_started = threading.Event()
+        self.auth_failed = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._call(self._create(jid, password, host, port, mechanism, presence))
+
+    def _call(self, coroutine, timeout=15):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def _create(self, jid, password, host, port, mechanism, presence):
+        xmpp = slixmpp.ClientXMPP(jid, password)
+        # The walking skeleton serves plaintext only (TLS is its own issue).
+        xmpp.enable_plaintext = True
+        xmpp.enable_starttls = False
+        xmpp.enable_direct_tls = False
+        xmpp.plugin["feature_mechanisms"].unencrypted_scram = True
+        xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
+        if mechanism:
+            xmpp.plugin["feature_mechanisms"].use_mech = mechanism
+
+        def on_session(_):
+            if presence:
+                xmpp.send_presence()
+            self.session_started.set()
+
+        xmpp.add_event_handler("session_start", on_session)
+        xmpp.add_event_handler("message", lambda m: self.messages.put(m))
+        xmpp.add_event_handler("presence", lambda p: self.presences.put(p))
+        xmpp.add_event_handler("failed_all_auth", lambda _: self.auth_failed.set())
+        xmpp.add_event_handler("stream_error", lambda e: self.stream_errors.append(e["condition"]))
+        xmpp.add_event_handler("disconnected", lambda _: self.disconnected.set())
+        self.xmpp = xmpp
+        xmpp.connect(host, port)
+
+    def wait_session(self, timeout=15):
+        if not self.session_started.wait(timeout):
+            raise AssertionError(f"{self.jid}: no session within {timeout}s "
+                                 f"(auth failed: {self.auth_failed.is_set()}, errors: {self.stream_errors})")
+        return self
+
+    @property
+    def bound_jid(self):
+        return str(self.xmpp.boundjid)
+
+    def send_message(self, to, body, mtype="chat"):
+        self.loop.call_soon_threadsafe(lambda: self.xmpp.send_message(mto=to, mbody=body, mtype=mtype))
+
+    def send_raw(self, data):
+        self.loop.call_soon_threadsafe(lambda: self.xmpp.send_raw(data))
+
+    def wait_message(self, timeout=10):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"{self.jid}: no message within {timeout}s") from None
+
+    def close(self):
+        async def stop():
+            self.xmpp.disconnect()
+            await asyncio.sleep(0)
+            await asyncio.get_running_loop().run_in_executor(None, self.disconnected.wait, 5)
+            # Leave no slixmpp task pending on a loop that is about to stop.
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+        try:
+            self._call(stop(), timeout=10)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        # slixmpp objects touch their loop when collected: keep both alive.
+        _FINISHED.append(self)
+
+
+_FINISHED = []
