@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "xmppd", targets: ["xmppd"]),
         .executable(name: "xmppctl", targets: ["xmppctl"]),
+        .executable(name: "xmppd-bench", targets: ["xmppd-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -46,6 +47,13 @@ let package = Package(
         ]),
         .executableTarget(name: "xmppctl", dependencies: [
             "XMPPSupervisor", "XMPPConfig", "XMPPStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Load generator for scripts/bench: a cheap NIO client, so it measures the server.
+        .executableTarget(name: "xmppd-bench", dependencies: [
+            "XMPPCore", "XMPPSASL", "XMPPStore", "XMPPConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

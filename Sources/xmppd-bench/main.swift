@@ -1,0 +1,1 @@
+print("xmppd-bench: being written")
