@@ -4,7 +4,7 @@ import TOMLKit
 /// The whole validated server configuration.
 ///
 /// Codable so the supervisor can hand it to workers as JSON; Equatable so reloads can diff it.
-public struct ServerConfig: Codable, Equatable, Sendable {
+public struct ServerConfig: Codable, Equatable, Hashable, Sendable {
     /// Absolute path of the file it was loaded from.
     public var configPath: String
     public var general: GeneralConfig
@@ -46,6 +46,10 @@ public struct ServerConfig: Codable, Equatable, Sendable {
     /// (state_dir) are resolved against `baseDirectory`.
     public static func parse(text: String, file: String, baseDirectory: String) throws -> ServerConfig {
         let context = ParseContext(file: file, lines: KeyLineIndex(source: text))
+        if let hazard = context.lines.parserHazard {
+            // Would abort inside toml++ (debug builds) rather than throw; see KeyLineIndex.
+            throw ConfigError(file: file, line: hazard.line, keyPath: "", message: "TOML syntax error: \(hazard.message)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
