@@ -34,7 +34,17 @@ public struct ServerConfig: Codable, Equatable, Hashable, Sendable {
         do {
             text = try String(contentsOfFile: absolute, encoding: .utf8)
         } catch {
-            let reason = (error as NSError).localizedDescription
+            var isDirectory: ObjCBool = false
+            let reason: String
+            if !FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) {
+                reason = "no such file"
+            } else if isDirectory.boolValue {
+                reason = "it is a directory"
+            } else if !FileManager.default.isReadableFile(atPath: absolute) {
+                reason = "permission denied"
+            } else {
+                reason = "not valid UTF-8 text (\(error.localizedDescription))"
+            }
             throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read config file: \(reason)")
         }
         var config = try parse(text: text, file: path, baseDirectory: Paths.directory(of: absolute))
