@@ -45,7 +45,7 @@ struct ConfigParser {
         for (n, raw) in rawHosts.enumerated() {
             let host = raw.lowercased()
             let hostPath = general.keyPath("hosts") + "[\(n + 1)]"
-            if host.isEmpty || host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) {
+            if host.isEmpty || host.contains(where: { $0.isWhitespace || $0 == "/" || $0 == "@" }) {
                 throw general.ctx.error(hostPath, "found \(quoted(raw)), expected a domain name")
             }
             if hosts.contains(host) {

@@ -6,8 +6,14 @@
 /// arrays, inline tables and multi-line strings so their contents are not mistaken for keys.
 /// It only has to be good enough for error messages: the TOML parser proper has already
 /// accepted the text, and `line(for:)` falls back to the closest enclosing path.
+///
+/// It also notes `parserHazard`: malformed input that makes toml++ (inside TOMLKit) hit an
+/// internal assertion and abort the process in debug builds instead of reporting a syntax
+/// error — a header like `[,` or `[` + newline, and `}` directly inside an array. Both are
+/// never valid TOML, so ServerConfig reports them as syntax errors before calling TOMLKit.
 struct KeyLineIndex {
     private(set) var lines: [String: Int] = [:]
+    private(set) var parserHazard: (line: Int, message: String)?
 
     init(source: String) {
         var scanner = Scanner()
@@ -17,6 +23,7 @@ struct KeyLineIndex {
             scanner.scan(line: Array(rawLine.unicodeScalars), number: lineNumber)
         }
         lines = scanner.lines
+        parserHazard = scanner.hazard
     }
 
     /// Line of `keyPath`, else of its nearest recorded ancestor (`a.b[2].c` → `a.b[2]` → `a.b` → `a`).
@@ -42,8 +49,13 @@ struct KeyLineIndex {
         var lines: [String: Int] = [:]
         var currentTable = ""
         var arrayCounts: [String: Int] = [:]   // resolved array path → elements seen so far
-        var depth = 0                          // open [ / { of a value spanning lines
+        var stack: [Unicode.Scalar] = []       // open [ / { of a value spanning lines
         var multilineString: [Unicode.Scalar]? // closing delimiter of an open """ or ''' string
+        var hazard: (line: Int, message: String)?
+
+        mutating func noteHazard(_ line: Int, _ message: String) {
+            if hazard == nil { hazard = (line, message) }
+        }
 
         mutating func record(_ path: String, _ line: Int) {
             if lines[path] == nil { lines[path] = line }
@@ -53,9 +65,9 @@ struct KeyLineIndex {
 
         mutating func scan(line: [Unicode.Scalar], number: Int) {
             var i = 0
-            if multilineString != nil || depth > 0 {
+            if multilineString != nil || !stack.isEmpty {
                 // Continuation of a value started on an earlier line.
-                skipValue(line, &i)
+                skipValue(line, &i, number)
                 return
             }
             skipSpace(line, &i)
@@ -63,6 +75,12 @@ struct KeyLineIndex {
             if line[i] == "[" {
                 let isArray = i + 1 < line.count && line[i + 1] == "["
                 i += isArray ? 2 : 1
+                var j = i
+                skipSpace(line, &j)
+                if j >= line.count || !(line[j] == "]" || line[j] == "\"" || line[j] == "'" || isBareKeyChar(line[j])) {
+                    noteHazard(number, "invalid table header: expected a key name after '\(isArray ? "[[" : "[")'")
+                    return
+                }
                 let keys = parseKey(line, &i)
                 header(keys, isArray: isArray, line: number)
                 return
@@ -77,7 +95,7 @@ struct KeyLineIndex {
             skipSpace(line, &i)
             if i < line.count, line[i] == "=" {
                 i += 1
-                skipValue(line, &i)
+                skipValue(line, &i, number)
             }
         }
 
@@ -136,23 +154,35 @@ struct KeyLineIndex {
             (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-"
         }
 
-        /// Walks a value, tracking bracket depth and strings, so multi-line values are skipped.
-        mutating func skipValue(_ s: [Unicode.Scalar], _ i: inout Int) {
+        /// Walks a value, tracking open brackets and strings, so multi-line values are skipped.
+        /// Stops once the value is complete: whatever follows on the line is the parser's business.
+        mutating func skipValue(_ s: [Unicode.Scalar], _ i: inout Int, _ line: Int) {
             while i < s.count {
                 if let close = multilineString {
-                    if matches(s, i, close) { i += 3; multilineString = nil; continue }
+                    if matches(s, i, close) {
+                        i += 3
+                        multilineString = nil
+                        if stack.isEmpty { return }
+                        continue
+                    }
                     if close[0] == "\"", s[i] == "\\" { i += 2; continue }
                     i += 1
                     continue
                 }
                 let c = s[i]
                 switch c {
+                case " ", "\t", "\r", ",":
+                    break
                 case "#":
                     return
                 case "[", "{":
-                    depth += 1
+                    stack.append(c)
                 case "]", "}":
-                    depth = max(0, depth - 1)
+                    if c == "}", stack.last == "[" {
+                        noteHazard(line, "unexpected '}' inside an array (expected a value, ',' or ']')")
+                    }
+                    if !stack.isEmpty { stack.removeLast() }
+                    if stack.isEmpty { return }
                 case "\"", "'":
                     if matches(s, i, [c, c, c]) {
                         multilineString = [c, c, c]
@@ -164,8 +194,9 @@ struct KeyLineIndex {
                         if c == "\"", s[i] == "\\" { i += 1 }
                         i += 1
                     }
+                    if stack.isEmpty { return }
                 default:
-                    break
+                    if stack.isEmpty { return } // a scalar value: nothing spans lines
                 }
                 i += 1
             }

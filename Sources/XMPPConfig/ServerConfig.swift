@@ -4,7 +4,7 @@ import TOMLKit
 /// The whole validated server configuration.
 ///
 /// Codable so the supervisor can hand it to workers as JSON; Equatable so reloads can diff it.
-public struct ServerConfig: Codable, Equatable, Sendable {
+public struct ServerConfig: Codable, Equatable, Hashable, Sendable {
     /// Absolute path of the file it was loaded from.
     public var configPath: String
     public var general: GeneralConfig
@@ -34,7 +34,17 @@ public struct ServerConfig: Codable, Equatable, Sendable {
         do {
             text = try String(contentsOfFile: absolute, encoding: .utf8)
         } catch {
-            let reason = (error as NSError).localizedDescription
+            var isDirectory: ObjCBool = false
+            let reason: String
+            if !FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) {
+                reason = "no such file"
+            } else if isDirectory.boolValue {
+                reason = "it is a directory"
+            } else if !FileManager.default.isReadableFile(atPath: absolute) {
+                reason = "permission denied"
+            } else {
+                reason = "not valid UTF-8 text (\(error.localizedDescription))"
+            }
             throw ConfigError(file: path, line: nil, keyPath: "", message: "cannot read config file: \(reason)")
         }
         var config = try parse(text: text, file: path, baseDirectory: Paths.directory(of: absolute))
@@ -46,6 +56,10 @@ public struct ServerConfig: Codable, Equatable, Sendable {
     /// (state_dir) are resolved against `baseDirectory`.
     public static func parse(text: String, file: String, baseDirectory: String) throws -> ServerConfig {
         let context = ParseContext(file: file, lines: KeyLineIndex(source: text))
+        if let hazard = context.lines.parserHazard {
+            // Would abort inside toml++ (debug builds) rather than throw; see KeyLineIndex.
+            throw ConfigError(file: file, line: hazard.line, keyPath: "", message: "TOML syntax error: \(hazard.message)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -153,7 +153,7 @@ final class DefaultsTests: XCTestCase {
             guard let error = error as? ConfigError else { return XCTFail("\(error)") }
             XCTAssertEqual(error.file, "/nonexistent/xmppd.toml")
             XCTAssertNil(error.line)
-            XCTAssertTrue(error.message.contains("cannot read"), error.description)
+            XCTAssertEqual(error.description, "/nonexistent/xmppd.toml: cannot read config file: no such file")
         }
     }
 

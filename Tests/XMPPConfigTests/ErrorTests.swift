@@ -306,3 +306,35 @@ final class ErrorTests: XCTestCase {
         """, line: 10, keyPath: "listen.c2s[1].tls.versions", contains: ["found string"])
     }
 }
+
+/// Inputs that make toml++ abort (debug builds) instead of throwing: reported as syntax errors.
+final class ParserHazardTests: XCTestCase {
+    func testBadTableHeaderIsASyntaxError() {
+        assertError(generalHeader + "[[listen.c2s]]\n  port = 5222\n[,\n", line: 5, keyPath: "", contains: ["TOML syntax error", "table header"])
+        assertError(generalHeader + "[\n", line: 3, keyPath: "", contains: ["TOML syntax error"])
+    }
+
+    func testClosingBraceInArrayIsASyntaxError() {
+        assertError(generalHeader + "[auth]\n  methods = [\n    \"internal\",\n  }\n", line: 6, keyPath: "",
+                    contains: ["TOML syntax error", "'}' inside an array"])
+    }
+
+    func testValidTrickyTOMLIsNotFlagged() throws {
+        let config = try parse("""
+        # [, and } in comments are fine
+        [ general ]   # spaces inside the brackets
+          hosts = [ "a}", 'b]' ]
+        [[ listen.c2s ]]
+          port = 5222
+          tls.module = "just_tls"
+          tls.versions = [ \"""c
+        }\""" ]
+          tls.ciphers = [ { cipher = "x}" },
+            # a comment with }
+            { cipher = "y" } ]
+        """)
+        XCTAssertEqual(config.hosts, ["a}", "b]"])
+        XCTAssertEqual(config.listeners[0].c2s?.tls.versions, ["c\n}"])
+        XCTAssertEqual(config.listeners[0].c2s?.tls.cipherSuites?.count, 2)
+    }
+}
