@@ -1,5 +1,6 @@
 import Foundation
 import XMPPConfig
+import XMPPServer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -54,6 +55,9 @@ extension Supervisor {
         let new: ServerConfig
         do { new = try ServerConfig.load(path: config.configPath) } catch {
             return completion(ControlResponse(ok: false, message: "\(error)"))
+        }
+        if let problem = ListenerWorker.unservedListeners(in: new).first {
+            return completion(ControlResponse(ok: false, message: problem))
         }
         if new.xmppd.stateDirectory != config.xmppd.stateDirectory {
             return completion(ControlResponse(ok: false, message: "xmppd.state_dir cannot change on reload; restart the server"))

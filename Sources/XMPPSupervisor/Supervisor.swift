@@ -42,6 +42,7 @@ public final class Supervisor: @unchecked Sendable {
     /// Binds, spawns, and serves until stopped. Throws only for start-up failures
     /// (a port in use, another instance running); nothing has been started then.
     public func run() throws -> Never {
+        if let problem = ListenerWorker.unservedListeners(in: config).first { throw SupervisorError.message(problem) }
         let server = ControlServer(path: config.controlSocketPath)
         try server.start { [weak self] request, reply in
             self?.queue.async { self?.handle(request, reply: reply) }

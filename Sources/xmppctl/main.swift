@@ -8,7 +8,7 @@ struct XMPPCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppctl",
         abstract: "Control a running xmppd and manage its accounts.",
-        subcommands: [Reload.self, Restart.self, Stop.self, Status.self, Listeners.self,
+        subcommands: [Reload.self, Restart.self, Stop.self, Status.self, Listeners.self, Events.self,
                       Register.self, Unregister.self, Passwd.self])
 }
 
@@ -97,6 +97,33 @@ struct Listeners: ParsableCommand {
             print(String(decoding: try encoder.encode(records), as: UTF8.self))
         } else {
             print(ListenerTable.render(records))
+        }
+    }
+}
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The worker event log: spawned, ready, draining, exited (with status or signal), restarted.")
+    @OptionGroup var options: ConfigOption
+    @Option(help: "How many of the latest events.") var limit = 50
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() throws {
+        let config = try options.load()
+        let events: [WorkerEventRecord]
+        do {
+            events = try ListenerStateStore(database: try SQLiteDatabase(path: config.databasePath))
+                .loadEvents(limit: limit).reversed()
+        } catch { fail("cannot read \(config.databasePath): \(error)") }
+        if json {
+            print(String(decoding: try JSONEncoder().encode(events), as: UTF8.self))
+            return
+        }
+        let formatter = ISO8601DateFormatter()
+        for event in events {
+            let time = formatter.string(from: Date(timeIntervalSince1970: event.at))
+            let pid = event.pid.map { "pid \($0)" } ?? "-"
+            print("\(time)  \(event.listenerID)  gen \(event.generation)  \(pid)  \(event.event.rawValue)  \(event.detail ?? "")")
         }
     }
 }

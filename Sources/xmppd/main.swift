@@ -35,6 +35,11 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         do {
             let config = try ServerConfig.load(path: options.config)
+            let unserved = ListenerWorker.unservedListeners(in: config)
+            guard unserved.isEmpty else {
+                FileHandle.standardError.write(Data((unserved.map { "\(options.config): \($0)" }.joined(separator: "\n") + "\n").utf8))
+                throw ExitCode(1)
+            }
             print("\(options.config): configuration OK (\(config.listeners.count) listeners, hosts: \(config.hosts.joined(separator: ", ")))")
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -53,6 +58,10 @@ struct Start: ParsableCommand {
         let config: ServerConfig
         do { config = try ServerConfig.load(path: options.config) } catch {
             FileHandle.standardError.write(Data("xmppd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let problem = ListenerWorker.unservedListeners(in: config).first {
+            FileHandle.standardError.write(Data("xmppd: \(problem)\n".utf8))
             throw ExitCode(1)
         }
         let executable = Executable.path()

@@ -123,6 +123,10 @@ def test_killed_worker_is_restarted_without_refusing_connections(server):
     assert after["generation"] == before["generation"] + 1
     table = server.ctl("listeners").stdout
     assert str(after["workerPID"]) in table
+    events = [(e.get("pid"), e["event"], e.get("detail")) for e in server.events()]
+    assert (before["workerPID"], "exited", "killed by signal 9") in events
+    assert any(event == "restarted" for _, event, _ in events)
+    assert (after["workerPID"], "spawned", "") in events or (after["workerPID"], "spawned", None) in events
 
 
 def test_listeners_readable_after_supervisor_crash(server):
@@ -149,3 +153,67 @@ def test_ipv6_listener(tmp_path):
         assert instance.listener(port)["address"] == "::1"
     finally:
         instance.stop()
+
+
+def test_sighup_reloads(server):
+    before = server.listener(server.c2s_port)
+    server.write_config(c2s(server.c2s_port, "  max_stanza_size = 1000"))
+    os.kill(server.supervisor_pid, signal.SIGHUP)
+    after = wait_for(lambda: (r := server.listener(server.c2s_port))["generation"] == 2 and r["state"] == "running" and r,
+                     message="reload by SIGHUP")
+    assert after["workerPID"] != before["workerPID"]
+    raw = RawStream(server.c2s_port)
+    raw.open()
+    raw.send("<message><body>" + "x" * 2000 + "</body></message>")
+    assert raw.stream_error() == "policy-violation"
+
+
+def test_drain_deadline_ends_old_sessions(tmp_path):
+    from xmppd_harness import Server
+    port = free_port()
+    instance = Server(tmp_path, c2s(port), drain_timeout=1000)
+    instance.start()
+    try:
+        instance.register("olga", "secret")
+        client = Client("olga@localhost/r", "secret", port).wait_session()
+        old_pid = instance.listener(port)["workerPID"]
+        instance.write_config(c2s(port, "  max_stanza_size = 5000"))
+        instance.ctl("reload")
+        assert client.disconnected.wait(10), "the draining worker kept the session past its deadline"
+        assert "system-shutdown" in client.stream_errors
+        wait_for(lambda: not pid_alive(old_pid), message="drained worker exits")
+        # The client logs in again on the new worker.
+        again = Client("olga@localhost/r", "secret", port).wait_session()
+        again.close()
+        client.close()
+    finally:
+        instance.stop()
+
+
+def test_stop_ends_sessions_and_processes(server):
+    server.register("paul", "secret")
+    client = Client("paul@localhost/r", "secret", server.c2s_port).wait_session()
+    worker = server.listener(server.c2s_port)["workerPID"]
+    assert "stopped" in server.ctl("stop").stdout
+    assert client.disconnected.wait(10)
+    assert "system-shutdown" in client.stream_errors
+    wait_for(lambda: not pid_alive(server.supervisor_pid) and not pid_alive(worker), message="all processes gone")
+    assert server.listener(server.c2s_port)["state"] == "stopped"
+    client.close()
+
+
+def test_listener_types_not_served_yet_are_refused_clearly(tmp_path):
+    from xmppd_harness import Server
+    instance = Server(tmp_path, f"""
+[[listen.c2s]]
+  port = {free_port()}
+  ip_address = "127.0.0.1"
+
+[[listen.service]]
+  port = {free_port()}
+  ip_address = "127.0.0.1"
+  password = "secret"
+""")
+    result = instance.run("start", check=False)
+    assert result.returncode != 0
+    assert "listen.service[1]: service listeners are not served by this version of xmppd yet" in result.stderr

@@ -23,13 +23,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, directory: Path, listeners: str, extra: str = "", hosts=("localhost",)):
+    def __init__(self, directory: Path, listeners: str, extra: str = "", hosts=("localhost",), drain_timeout=30_000):
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.var = directory / "var"
         self.config = directory / "xmppd.toml"
         self.hosts = list(hosts)
         self.extra = extra
+        self.drain_timeout = drain_timeout
         self.write_config(listeners)
 
     def write_config(self, listeners: str, extra: str | None = None):
@@ -48,7 +49,7 @@ class Server:
 
 [xmppd]
   state_dir = "var"
-  drain_timeout = 30_000
+  drain_timeout = {self.drain_timeout}
   worker_restart_backoff = 200
 {self.extra}
 {listeners}
@@ -95,6 +96,9 @@ class Server:
 
     def register(self, user, password, domain="localhost"):
         self.ctl("register", user, domain, password)
+
+    def events(self):
+        return json.loads(self.ctl("events", "--json", "--limit", "500").stdout)
 
     def log(self):
         path = self.var / "xmppd.log"

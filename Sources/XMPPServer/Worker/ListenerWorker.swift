@@ -14,6 +14,19 @@ public final class ListenerWorker: @unchecked Sendable {
     private var serverChannel: Channel?
     private let logger: Logger
 
+    /// Listener types a worker can serve today. The config of the others is parsed
+    /// and validated, but starting one is refused with a clear message instead of
+    /// binding a port nobody answers on.
+    public static let servedTypes: Set<ListenerType> = [.c2s]
+
+    /// A readable error for each configured listener this build cannot serve yet.
+    public static func unservedListeners(in config: ServerConfig) -> [String] {
+        config.listeners.filter { !servedTypes.contains($0.type) }.map {
+            "\($0.keyPath): \($0.type.rawValue) listeners are not served by this version of xmppd yet "
+                + "(served: \(servedTypes.map(\.rawValue).sorted().joined(separator: ", ")))"
+        }
+    }
+
     public init(setup: WorkerSetup, logger: Logger) {
         self.setup = setup
         self.logger = logger
