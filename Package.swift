@@ -30,8 +30,18 @@ let package = Package(
         .target(name: "XMPPConfig", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "XMPPSASL", dependencies: ["COpenSSL"]),
         .target(name: "XMPPStore", dependencies: ["CSQLite", "XMPPSASL"]),
+        // Transport layers under the XML streams, as NIO handlers: TLS on the system
+        // OpenSSL, and zlib (XEP-0138), PROXY protocol, traffic shaping.
+        .target(name: "XMPPTLS", dependencies: [
+            "COpenSSL", "XMPPConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "XMPPTransport", dependencies: [
+            "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "XMPPServer", dependencies: [
-            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore", "CPosix",
+            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore", "XMPPTLS", "XMPPTransport", "CPosix",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -61,6 +71,16 @@ let package = Package(
         .testTarget(name: "XMPPConfigTests", dependencies: ["XMPPConfig"]),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL"]),
         .testTarget(name: "XMPPStoreTests", dependencies: ["XMPPStore"]),
+        .testTarget(name: "XMPPTLSTests", dependencies: [
+            "XMPPTLS",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "XMPPTransportTests", dependencies: [
+            "XMPPTransport",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

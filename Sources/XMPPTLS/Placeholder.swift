@@ -1,0 +1,1 @@
+// XMPPTLS: TLS for NIO pipelines on the system OpenSSL (files being written).

@@ -1,0 +1,1 @@
+// XMPPTransport: zlib, PROXY protocol and shaper handlers (files being written).

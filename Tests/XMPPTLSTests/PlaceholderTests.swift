@@ -1,0 +1,3 @@
+import XCTest
+@testable import XMPPTLS
+final class XMPPTLSPlaceholderTests: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,3 @@
+import XCTest
+@testable import XMPPTransport
+final class XMPPTransportPlaceholderTests: XCTestCase { func testBuilds() {} }
