@@ -58,6 +58,7 @@ public final class Supervisor: @unchecked Sendable {
             server.stop()
             throw error
         }
+        removeStaleMeshSockets()
         queue.sync {
             persist { try store.markAllStopped() }
             for slot in bound {
@@ -162,6 +163,16 @@ public final class Supervisor: @unchecked Sendable {
 
     // MARK: exits
 
+    func meshSocketPath(of pid: pid_t) -> String { "\(config.stateDirectory)/mesh/\(pid).sock" }
+
+    /// Sockets of workers of an earlier run that did not stop cleanly.
+    private func removeStaleMeshSockets() {
+        let directory = config.stateDirectory + "/mesh"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".sock") {
+            unlink("\(directory)/\(name)")
+        }
+    }
+
     /// Reaps exited workers (polled: a SIGCHLD handler cannot coexist safely with
     /// libdispatch's signal handling for every case, and 100 ms is plenty here).
     func reapChildren() {
@@ -170,6 +181,8 @@ public final class Supervisor: @unchecked Sendable {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { break }
             guard let (worker, slot) = workersByPID.removeValue(forKey: pid) else { continue }
+            // A worker killed outright leaves its mesh socket file behind.
+            unlink(meshSocketPath(of: pid))
             workerExited(worker, in: slot, detail: Self.describe(status: status))
         }
         if stopping && workersByPID.isEmpty { finishStop() }

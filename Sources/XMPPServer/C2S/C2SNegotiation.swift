@@ -1,3 +1,4 @@
+import Foundation
 import XMPPConfig
 import XMPPCore
 import XMPPSASL
@@ -165,7 +166,7 @@ extension C2SConnection {
                                     deliver: { [weak self] stanza in self?.deliver(stanza) },
                                     terminate: { [weak self] condition in self?.failStream(condition) })
         // RFC 6120 §7.7.2.2: a bind of an already-bound full JID replaces the old session.
-        if let replaced = env.registry.bind(session) {
+        if let replaced = env.registry.bind(session, at: Date().timeIntervalSince1970) {
             replaced.terminate(condition: "conflict")
         }
         state = .established(session)

@@ -10,6 +10,8 @@ import XMPPCore
 public final class SessionHandle: @unchecked Sendable {
     public let jid: JID
     public let eventLoop: EventLoop
+    /// nil for a session of this worker; else the pid of the worker holding it.
+    public let peer: Int32?
     private let deliverOnLoop: (XMLElement) -> Void
     private let terminateOnLoop: (String) -> Void
 
@@ -17,11 +19,12 @@ public final class SessionHandle: @unchecked Sendable {
     var isAvailable = false
     var priority = 0
 
-    public init(jid: JID, eventLoop: EventLoop,
+    public init(jid: JID, eventLoop: EventLoop, peer: Int32? = nil,
                 deliver: @escaping (XMLElement) -> Void,
                 terminate: @escaping (_ streamErrorCondition: String) -> Void) {
         self.jid = jid
         self.eventLoop = eventLoop
+        self.peer = peer
         self.deliverOnLoop = deliver
         self.terminateOnLoop = terminate
     }

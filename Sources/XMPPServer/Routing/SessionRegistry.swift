@@ -1,42 +1,139 @@
 import NIOConcurrencyHelpers
 import XMPPCore
 
-/// Which full JIDs are bound in this worker, and their presence.
-/// One lock around a dictionary keyed by bare JID: lookups are short and the lock is
-/// never held while delivering.
+/// Which full JIDs are bound, in this worker and in every other worker of the mesh.
+///
+/// Each worker keeps a full replica: local changes are replicated to peers (inside
+/// the lock, so a peer never sees them out of order), and peers' changes arrive
+/// through `remote…` calls. Routing is then a local lookup with no round trip.
+/// One lock around a dictionary keyed by bare JID: never held while delivering.
 public final class SessionRegistry: @unchecked Sendable {
+    struct Entry {
+        var handle: SessionHandle
+        /// nil for a session of this worker, else the pid of the worker holding it.
+        var peer: Int32?
+        /// Wall-clock bind time: when two workers bind one full JID at once, the
+        /// later bind wins everywhere (ties go to the higher pid).
+        var boundAt: Double
+    }
+
     private let lock = NIOLock()
-    private var byBareJID: [JID: [String: SessionHandle]] = [:]
+    private var byBareJID: [JID: [String: Entry]] = [:]
+    /// Told of every local change, under the lock.
+    var replicator: SessionReplicator?
 
     public init() {}
 
-    /// Binds `handle`; returns the session it replaces (same full JID), if any.
-    public func bind(_ handle: SessionHandle) -> SessionHandle? {
-        let bare = handle.jid.bare
+    // MARK: local sessions
+
+    /// Binds a local session; returns the session it replaces (same full JID, in
+    /// this worker or another), which the caller terminates with `<conflict/>`.
+    public func bind(_ handle: SessionHandle, at boundAt: Double) -> SessionHandle? {
         let resource = handle.jid.resource ?? ""
         return lock.withLock {
-            let old = byBareJID[bare]?[resource]
-            byBareJID[bare, default: [:]][resource] = handle
-            return old
+            let old = byBareJID[handle.jid.bare]?[resource]
+            byBareJID[handle.jid.bare, default: [:]][resource] = Entry(handle: handle, peer: nil, boundAt: boundAt)
+            replicator?.replicate(.bound(handle.jid, available: false, priority: 0, boundAt: boundAt))
+            return old?.handle
         }
     }
 
     public func unbind(_ handle: SessionHandle) {
-        let bare = handle.jid.bare
-        let resource = handle.jid.resource ?? ""
         lock.withLock {
-            guard byBareJID[bare]?[resource] === handle else { return }
-            byBareJID[bare]![resource] = nil
-            if byBareJID[bare]!.isEmpty { byBareJID[bare] = nil }
+            guard removeEntry(handle.jid, where: { $0.handle === handle }) != nil else { return }
+            replicator?.replicate(.unbound(handle.jid))
         }
     }
 
+    public func setPresence(_ handle: SessionHandle, available: Bool, priority: Int) {
+        lock.withLock {
+            handle.isAvailable = available
+            handle.priority = priority
+            guard byBareJID[handle.jid.bare]?[handle.jid.resource ?? ""]?.handle === handle else { return }
+            replicator?.replicate(.presence(handle.jid, available: available, priority: priority))
+        }
+    }
+
+    /// Local sessions, handed to `body` under the lock (a new peer's snapshot must
+    /// not interleave with changes).
+    func withLocalSessions(_ body: ([(JID, Bool, Int, Double)]) -> Void) {
+        lock.withLock {
+            var local: [(JID, Bool, Int, Double)] = []
+            for resources in byBareJID.values {
+                for entry in resources.values where entry.peer == nil {
+                    local.append((entry.handle.jid, entry.handle.isAvailable, entry.handle.priority, entry.boundAt))
+                }
+            }
+            body(local)
+        }
+    }
+
+    // MARK: sessions of other workers
+
+    /// A peer bound `jid`. Returns a local session that lost the race for the same
+    /// full JID and must be terminated with `<conflict/>`.
+    func remoteBound(_ jid: JID, peer: Int32, available: Bool, priority: Int, boundAt: Double,
+                     handle makeHandle: () -> SessionHandle) -> SessionHandle? {
+        let resource = jid.resource ?? ""
+        return lock.withLock {
+            if let existing = byBareJID[jid.bare]?[resource] {
+                let existingWins = existing.boundAt > boundAt
+                    || (existing.boundAt == boundAt && (existing.peer ?? Int32.max) > peer)
+                if existingWins && existing.peer != peer { return nil }
+            }
+            let old = byBareJID[jid.bare]?[resource]
+            let handle = makeHandle()
+            handle.isAvailable = available
+            handle.priority = priority
+            byBareJID[jid.bare, default: [:]][resource] = Entry(handle: handle, peer: peer, boundAt: boundAt)
+            if let old, old.peer == nil { return old.handle }
+            return nil
+        }
+    }
+
+    func remoteUnbound(_ jid: JID, peer: Int32) {
+        lock.withLock { _ = removeEntry(jid, where: { $0.peer == peer }) }
+    }
+
+    func remotePresence(_ jid: JID, peer: Int32, available: Bool, priority: Int) {
+        lock.withLock {
+            guard let entry = byBareJID[jid.bare]?[jid.resource ?? ""], entry.peer == peer else { return }
+            entry.handle.isAvailable = available
+            entry.handle.priority = priority
+        }
+    }
+
+    /// Forgets every session of a worker that has gone; returns those that were available.
+    func removeAll(of peer: Int32) -> [JID] {
+        lock.withLock {
+            var gone: [JID] = []
+            for (bare, resources) in byBareJID {
+                for (resource, entry) in resources where entry.peer == peer {
+                    if entry.handle.isAvailable { gone.append(entry.handle.jid) }
+                    byBareJID[bare]![resource] = nil
+                }
+                if byBareJID[bare]!.isEmpty { byBareJID[bare] = nil }
+            }
+            return gone
+        }
+    }
+
+    private func removeEntry(_ jid: JID, where matches: (Entry) -> Bool) -> Entry? {
+        let resource = jid.resource ?? ""
+        guard let entry = byBareJID[jid.bare]?[resource], matches(entry) else { return nil }
+        byBareJID[jid.bare]![resource] = nil
+        if byBareJID[jid.bare]!.isEmpty { byBareJID[jid.bare] = nil }
+        return entry
+    }
+
+    // MARK: lookups
+
     public func session(for fullJID: JID) -> SessionHandle? {
-        lock.withLock { byBareJID[fullJID.bare]?[fullJID.resource ?? ""] }
+        lock.withLock { byBareJID[fullJID.bare]?[fullJID.resource ?? ""]?.handle }
     }
 
     public func sessions(of bareJID: JID) -> [SessionHandle] {
-        lock.withLock { byBareJID[bareJID.bare].map { Array($0.values) } ?? [] }
+        lock.withLock { byBareJID[bareJID.bare].map { $0.values.map(\.handle) } ?? [] }
     }
 
     /// RFC 6121 §8.5.2.1.1: a message to a bare JID goes to the available resources
@@ -44,7 +141,7 @@ public final class SessionRegistry: @unchecked Sendable {
     public func messageRecipients(of bareJID: JID) -> [SessionHandle] {
         lock.withLock {
             guard let all = byBareJID[bareJID.bare]?.values else { return [] }
-            let candidates = all.filter { $0.isAvailable && $0.priority >= 0 }
+            let candidates = all.map(\.handle).filter { $0.isAvailable && $0.priority >= 0 }
             guard let top = candidates.map(\.priority).max() else { return [] }
             return candidates.filter { $0.priority == top }
         }
@@ -52,15 +149,20 @@ public final class SessionRegistry: @unchecked Sendable {
 
     /// Available resources of a user (targets of presence broadcast to self).
     public func availableSessions(of bareJID: JID) -> [SessionHandle] {
-        lock.withLock { byBareJID[bareJID.bare]?.values.filter(\.isAvailable) ?? [] }
-    }
-
-    public func setPresence(_ handle: SessionHandle, available: Bool, priority: Int) {
-        lock.withLock {
-            handle.isAvailable = available
-            handle.priority = priority
-        }
+        lock.withLock { byBareJID[bareJID.bare]?.values.map(\.handle).filter(\.isAvailable) ?? [] }
     }
 
     public var count: Int { lock.withLock { byBareJID.values.reduce(0) { $0 + $1.count } } }
+}
+
+/// A change to this worker's own sessions, as replicated to the other workers.
+enum RegistryChange {
+    case bound(JID, available: Bool, priority: Int, boundAt: Double)
+    case unbound(JID)
+    case presence(JID, available: Bool, priority: Int)
+}
+
+protocol SessionReplicator: AnyObject {
+    /// Called under the registry lock: must only enqueue, never block or re-enter.
+    func replicate(_ change: RegistryChange)
 }

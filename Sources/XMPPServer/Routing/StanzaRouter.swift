@@ -1,8 +1,8 @@
 import XMPPCore
 
 /// Routes stanzas between the sessions of the served domains (RFC 6121 §8).
-/// Today the recipients are sessions of this worker; the cross-worker mesh plugs in
-/// behind `SessionRegistry` without changing these rules.
+/// Recipients may live in this worker or another: `SessionRegistry` holds both, and
+/// a `SessionHandle` hides where a session is (and on which transport).
 public final class StanzaRouter: @unchecked Sendable {
     public let hosts: Set<String>
     public let registry: SessionRegistry
@@ -73,6 +73,18 @@ public final class StanzaRouter: @unchecked Sendable {
         // An iq to a bare JID is answered by the server on the user's behalf; no
         // module handles any namespace there yet.
         return bounce(stanza, "service-unavailable")
+    }
+
+    /// Sessions of a worker that is gone: their users' other resources here learn
+    /// they are unavailable (RFC 6121 §4.5.2; contacts come with the roster).
+    public func announceUnavailable(_ gone: [JID]) {
+        for jid in gone {
+            for local in registry.availableSessions(of: jid.bare) where local.peer == nil && local.jid != jid {
+                local.deliver(XMLElement(name: "presence", namespace: XMPPNamespace.client,
+                                         attributes: ["from": jid.description, "to": local.jid.description,
+                                                      "type": "unavailable"]))
+            }
+        }
     }
 
     private func bounce(_ stanza: XMLElement, _ condition: String) -> Outcome {

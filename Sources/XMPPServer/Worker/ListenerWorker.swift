@@ -10,8 +10,10 @@ public final class ListenerWorker: @unchecked Sendable {
     public let setup: WorkerSetup
     public let stats = WorkerStats()
     public let connections = ConnectionTracker()
+    public let registry = SessionRegistry()
     private let group: MultiThreadedEventLoopGroup
     private var serverChannel: Channel?
+    private var mesh: Mesh?
     private let logger: Logger
 
     /// Listener types a worker can serve today. The config of the others is parsed
@@ -40,6 +42,7 @@ public final class ListenerWorker: @unchecked Sendable {
             throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
         }
         let env = try makeC2SEnvironment()
+        try joinMesh(router: env.router)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -57,7 +60,6 @@ public final class ListenerWorker: @unchecked Sendable {
         let listener = setup.listener
         var logger = self.logger
         logger[metadataKey: "listener"] = "\(listener.keyPath)"
-        let registry = SessionRegistry()
         return C2SEnvironment(
             hosts: Set(config.hosts),
             mechanisms: config.auth.saslMechanisms,
@@ -68,6 +70,20 @@ public final class ListenerWorker: @unchecked Sendable {
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
             negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
+    }
+
+    /// Joins the other workers' routing mesh, so sessions anywhere reach each other.
+    private func joinMesh(router: StanzaRouter) throws {
+        let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group, logger: logger)
+        mesh.peerGone = { gone in router.announceUnavailable(gone) }
+        try mesh.start()
+        self.mesh = mesh
+    }
+
+    /// Leaves the mesh as the process ends (the socket file goes with it).
+    public func leaveMesh() {
+        mesh?.stop()
+        mesh = nil
     }
 
     public func startAccepting() throws {

@@ -77,6 +77,7 @@ public enum WorkerMain {
             while worker.connections.count > 0 && Date() < grace { usleep(20_000) }
         }
         try? control?.send(WorkerToSupervisor.stats(worker.stats.snapshot))
+        worker.leaveMesh()
         exit(0)
     }
 

@@ -1,0 +1,106 @@
+import Foundation
+import NIOCore
+import XMPPCore
+
+/// One mesh connection to another worker, in either direction. Frames arrive on
+/// the channel's event loop; deliveries to local sessions hop to theirs.
+final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let mesh: Mesh
+    private let parser = XMLStreamParser(maxStanzaSize: nil)
+    private var channel: Channel?
+    private var peer: Int32?
+
+    init(mesh: Mesh) { self.mesh = mesh }
+
+    func channelActive(context: ChannelHandlerContext) {
+        channel = context.channel
+        var buffer = context.channel.allocator.buffer(capacity: 160)
+        buffer.writeString(MeshFrame.header(pid: mesh.pid))
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let peer { mesh.unregister(self, peer: peer) }
+        peer = nil
+        channel = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try parser.feed(bytes) { event in self.handle(event, context: context) }
+            }
+        } catch {
+            mesh.logger.error("mesh: bad frame from worker \(peer.map(String.init) ?? "?"): \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func send(_ element: XMLElement) { send(bytes: MeshFrame.bytes(element)) }
+
+    func send(bytes: [UInt8]) {
+        guard let channel else { return }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    // MARK: incoming frames
+
+    private func handle(_ event: XMLStreamEvent, context: ChannelHandlerContext) {
+        switch event {
+        case .streamOpened(let header):
+            guard let pid = header.attributes["pid"].flatMap(Int32.init) else {
+                context.close(promise: nil)
+                return
+            }
+            peer = pid
+            mesh.register(self, peer: pid)
+        case .streamClosed:
+            context.close(promise: nil)
+        case .element(let frame):
+            guard let peer else { return }
+            handle(frame, from: peer, eventLoop: context.eventLoop)
+        }
+    }
+
+    private func handle(_ frame: XMLElement, from peer: Int32, eventLoop: EventLoop) {
+        let registry = mesh.registry
+        switch frame.name {
+        case "route":
+            guard let to = frame[attribute: "to"].flatMap(JID.init), let stanza = frame.elements.first else { return }
+            // Only into a session of this worker: a stale entry must never bounce
+            // a stanza around the mesh.
+            if let session = registry.session(for: to), session.peer == nil { session.deliver(stanza) }
+        case "bound":
+            guard let jid = frame[attribute: "jid"].flatMap(JID.init) else { return }
+            let loser = registry.remoteBound(
+                jid, peer: peer, available: frame[attribute: "available"] == "1",
+                priority: Int(frame[attribute: "priority"] ?? "0") ?? 0,
+                boundAt: Double(frame[attribute: "at"] ?? "0") ?? 0,
+                handle: { mesh.remoteHandle(jid, peer: peer, eventLoop: eventLoop) })
+            loser?.terminate(condition: "conflict")
+        case "unbound":
+            guard let jid = frame[attribute: "jid"].flatMap(JID.init) else { return }
+            registry.remoteUnbound(jid, peer: peer)
+        case "presence":
+            guard let jid = frame[attribute: "jid"].flatMap(JID.init) else { return }
+            registry.remotePresence(jid, peer: peer, available: frame[attribute: "available"] == "1",
+                                    priority: Int(frame[attribute: "priority"] ?? "0") ?? 0)
+        case "kick":
+            guard let jid = frame[attribute: "jid"].flatMap(JID.init),
+                  let session = registry.session(for: jid), session.peer == nil else { return }
+            session.terminate(condition: frame[attribute: "condition"] ?? "conflict")
+        default:
+            mesh.logger.warning("mesh: unknown frame \(frame.name) from worker \(peer)")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import XMPPCore
+
+/// The mesh protocol between workers: an XML stream over a Unix socket, one frame
+/// per depth-1 element, reusing the stanza parser and serializer.
+///
+///     <stream:stream xmlns='urn:xmppd:mesh' xmlns:stream='…' pid='1234' version='1.0'>
+///     <bound jid='a@x/r' available='1' priority='0' at='1732500000.123'/>   a session bound here
+///     <presence jid='a@x/r' available='1' priority='5'/>                    its presence changed
+///     <unbound jid='a@x/r'/>                                                 it ended
+///     <route to='a@x/r'><message xmlns='jabber:client' …/></route>            deliver to a session here
+///     <kick jid='a@x/r' condition='conflict'/>                               end a session here
+enum MeshFrame {
+    static let namespace = "urn:xmppd:mesh"
+
+    static func header(pid: Int32) -> String {
+        "<?xml version='1.0'?><stream:stream xmlns='\(namespace)' xmlns:stream='\(XMPPNamespace.stream)' "
+            + "pid='\(pid)' version='1.0'>"
+    }
+
+    static func element(for change: RegistryChange) -> XMLElement {
+        switch change {
+        case .bound(let jid, let available, let priority, let boundAt):
+            return bound(jid, available: available, priority: priority, boundAt: boundAt)
+        case .unbound(let jid):
+            return XMLElement(name: "unbound", namespace: namespace, attributes: ["jid": jid.description])
+        case .presence(let jid, let available, let priority):
+            return XMLElement(name: "presence", namespace: namespace, attributes: [
+                "jid": jid.description, "available": available ? "1" : "0", "priority": String(priority)])
+        }
+    }
+
+    static func bound(_ jid: JID, available: Bool, priority: Int, boundAt: Double) -> XMLElement {
+        XMLElement(name: "bound", namespace: namespace, attributes: [
+            "jid": jid.description, "available": available ? "1" : "0", "priority": String(priority),
+            "at": String(boundAt)])
+    }
+
+    static func route(_ stanza: XMLElement, to jid: JID) -> XMLElement {
+        XMLElement(name: "route", namespace: namespace, attributes: ["to": jid.description],
+                   children: [.element(stanza)])
+    }
+
+    static func kick(_ jid: JID, condition: String) -> XMLElement {
+        XMLElement(name: "kick", namespace: namespace, attributes: ["jid": jid.description, "condition": condition])
+    }
+
+    static func bytes(_ element: XMLElement) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        element.serialize(into: &out, parentNamespace: namespace)
+        return out
+    }
+}

@@ -1,0 +1,145 @@
+"""Two c2s listeners are two worker processes: users on either reach each other
+through the routing mesh, through reloads, restarts and crashes."""
+import os
+import signal
+import time
+
+import pytest
+
+from xmpp_client import Client
+from xmppd_harness import Server, free_port, pid_alive, wait_for
+
+
+def two_listeners(a, b, extra_a=""):
+    return f"""
+[[listen.c2s]]
+  port = {a}
+  ip_address = "127.0.0.1"
+{extra_a}
+
+[[listen.c2s]]
+  port = {b}
+  ip_address = "127.0.0.1"
+"""
+
+
+@pytest.fixture
+def pair(tmp_path):
+    a, b = free_port(), free_port()
+    instance = Server(tmp_path, two_listeners(a, b))
+    instance.port_a, instance.port_b = a, b
+    instance.start()
+    for user in ("alice", "bob", "carol"):
+        instance.register(user, "secret")
+    yield instance
+    instance.stop()
+
+
+def login(port, jid):
+    return Client(jid, "secret", port).wait_session()
+
+
+def test_users_on_different_workers_chat(pair):
+    alice = login(pair.port_a, "alice@localhost/a")
+    bob = login(pair.port_b, "bob@localhost/b")
+    try:
+        assert pair.listener(pair.port_a)["workerPID"] != pair.listener(pair.port_b)["workerPID"]
+        alice.send_message("bob@localhost", "to bare")
+        assert bob.wait_message()["body"] == "to bare"
+        bob.send_message("alice@localhost/a", "to full")
+        message = alice.wait_message()
+        assert message["body"] == "to full" and str(message["from"]) == "bob@localhost/b"
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_presence_reaches_own_resource_on_other_worker(pair):
+    first = login(pair.port_a, "carol@localhost/one")
+    second = login(pair.port_b, "carol@localhost/two")
+    try:
+        presence = first.presences.get(timeout=10)
+        while str(presence["from"]) != "carol@localhost/two":
+            presence = first.presences.get(timeout=10)
+        second.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            p = first.presences.get(timeout=10)
+            if str(p["from"]) == "carol@localhost/two" and p["type"] == "unavailable":
+                break
+        else:
+            raise AssertionError("no unavailable presence from the closed resource")
+    finally:
+        first.close()
+
+
+def test_bind_on_another_worker_replaces_session(pair):
+    old = login(pair.port_a, "alice@localhost/same")
+    new = login(pair.port_b, "alice@localhost/same")
+    try:
+        assert old.disconnected.wait(10), "the old session on the other worker was not replaced"
+        assert "conflict" in old.stream_errors
+        bob = login(pair.port_a, "bob@localhost/b")
+        bob.send_message("alice@localhost/same", "which one?")
+        assert new.wait_message()["body"] == "which one?"
+        bob.close()
+    finally:
+        old.close()
+        new.close()
+
+
+def test_crashed_worker_sessions_disappear(pair):
+    doomed = login(pair.port_a, "carol@localhost/doomed")
+    other = login(pair.port_b, "carol@localhost/other")
+    bob = login(pair.port_b, "bob@localhost/b")
+    try:
+        os.kill(pair.listener(pair.port_a)["workerPID"], signal.SIGKILL)
+        deadline = time.time() + 10
+        while True:
+            p = other.presences.get(timeout=max(0.1, deadline - time.time()))
+            if str(p["from"]) == "carol@localhost/doomed" and p["type"] == "unavailable":
+                break
+        # Nothing is routed into the dead worker: a message to the gone full JID
+        # goes to the remaining resource (RFC 6121 §8.5.3.2.1 treats it as bare).
+        bob.send_message("carol@localhost/doomed", "still there?")
+        assert other.wait_message()["body"] == "still there?"
+    finally:
+        for c in (doomed, other, bob):
+            c.close()
+
+
+def test_chat_across_workers_through_reloads_and_restart(pair):
+    alice = login(pair.port_a, "alice@localhost/a")
+    bob = login(pair.port_b, "bob@localhost/b")
+    sent = received = 0
+    try:
+        def exchange(tag):
+            nonlocal sent, received
+            for i in range(5):
+                alice.send_message("bob@localhost/b", f"{tag}-{i}")
+                sent += 1
+            for i in range(5):
+                assert bob.wait_message()["body"] == f"{tag}-{i}"
+                received += 1
+            bob.send_message("alice@localhost/a", f"{tag}-back")
+            sent += 1
+            assert alice.wait_message()["body"] == f"{tag}-back"
+            received += 1
+
+        for i in range(10):
+            pair.write_config(two_listeners(pair.port_a, pair.port_b, f"  max_stanza_size = {70_000 + i}"))
+            assert "1 changed" in pair.ctl("reload").stdout
+            exchange(f"reload{i}")
+            # A client that logs in on the new worker reaches the ones on old ones.
+            carol = login(pair.port_a, "carol@localhost/new")
+            carol.send_message("bob@localhost/b", f"from new worker {i}")
+            assert bob.wait_message()["body"] == f"from new worker {i}"
+            bob.send_message("carol@localhost/new", "back to new worker")
+            assert carol.wait_message()["body"] == "back to new worker"
+            carol.close()
+        pair.ctl("restart")
+        exchange("restart")
+        assert sent == received == 66
+    finally:
+        alice.close()
+        bob.close()
