@@ -15,6 +15,8 @@ class Client:
         self.stream_errors = []
         self.disconnected = threading.Event()
         self.session_started = threading.Event()
+        self.presence_echoed = threading.Event()
+        self.wants_presence = presence
         self.auth_failed = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -42,7 +44,13 @@ class Client:
 
         xmpp.add_event_handler("session_start", on_session)
         xmpp.add_event_handler("message", lambda m: self.messages.put(m))
-        xmpp.add_event_handler("presence", lambda p: self.presences.put(p))
+        def on_presence(p):
+            if p["from"] == xmpp.boundjid and p["type"] in ("available", ""):
+                # The server's echo of our own initial presence: it is now in effect.
+                self.presence_echoed.set()
+            self.presences.put(p)
+
+        xmpp.add_event_handler("presence", on_presence)
         xmpp.add_event_handler("failed_all_auth", lambda _: self.auth_failed.set())
         xmpp.add_event_handler("stream_error", lambda e: self.stream_errors.append(e["condition"]))
         xmpp.add_event_handler("disconnected", lambda _: self.disconnected.set())
@@ -53,6 +61,8 @@ class Client:
         if not self.session_started.wait(timeout):
             raise AssertionError(f"{self.jid}: no session within {timeout}s "
                                  f"(auth failed: {self.auth_failed.is_set()}, errors: {self.stream_errors})")
+        if self.wants_presence and not self.presence_echoed.wait(timeout):
+            raise AssertionError(f"{self.jid}: the server did not echo initial presence")
         return self
 
     @property

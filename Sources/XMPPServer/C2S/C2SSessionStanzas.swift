@@ -57,17 +57,21 @@ extension C2SConnection {
     // MARK: presence
 
     /// Initial / updated / unavailable presence without 'to' (RFC 6121 §4.2, §4.4, §4.5):
-    /// recorded, and broadcast to the user's other available resources. Subscribers
-    /// come with the roster.
+    /// recorded, and broadcast to the user's available resources. Subscribers come
+    /// with the roster.
     private func broadcastOwnPresence(_ presence: XMLElement, of session: SessionHandle) {
         let type = presence[attribute: "type"]
         guard type == nil || type == "unavailable" else { return }
         let priority = presence.child("priority").flatMap { Int($0.text) } ?? 0
         env.registry.setPresence(session, available: type == nil, priority: max(-128, min(127, priority)))
-        for other in env.registry.availableSessions(of: session.jid.bare) where other !== session {
+        // RFC 6121 §4.2.2: available presence goes to every available resource of
+        // the user, the sender included (clients take the echo as confirmation).
+        var targets = env.registry.availableSessions(of: session.jid.bare)
+        if type != nil { targets.removeAll { $0 === session } }
+        for target in targets {
             var copy = presence
-            copy[attribute: "to"] = other.jid.description
-            other.deliver(copy)
+            copy[attribute: "to"] = target.jid.description
+            target.deliver(copy)
         }
     }
 
