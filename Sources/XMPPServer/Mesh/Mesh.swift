@@ -13,9 +13,9 @@ import XMPPCore
 /// finds, so of two workers starting at once at least one sees the other (both may:
 /// a peer can have two connections, and is gone only when the last one closes).
 /// A draining worker keeps its socket and connections until it exits.
-final class Mesh: SessionReplicator, @unchecked Sendable {
+public final class Mesh: SessionReplicator, @unchecked Sendable {
     let directory: String
-    let pid: Int32
+    public let pid: Int32
     let registry: SessionRegistry
     private let group: EventLoopGroup
     let logger: Logger
@@ -25,6 +25,11 @@ final class Mesh: SessionReplicator, @unchecked Sendable {
     /// Sessions of a worker that has gone (crashed or exited): the router tells
     /// their contacts they are unavailable.
     var peerGone: (([JID]) -> Void)?
+    /// Other replicated tables (components, later s2s routes) extend the mesh
+    /// with frames of their own instead of editing it.
+    private var frameHandlers: [String: (XMLElement, Int32, EventLoop) -> Void] = [:]
+    private var snapshotProviders: [(_ send: (XMLElement) -> Void) -> Void] = []
+    private var peerGoneHandlers: [(Int32) -> Void] = []
 
     init(directory: String, registry: SessionRegistry, group: EventLoopGroup, logger: Logger) {
         self.directory = directory
@@ -80,6 +85,7 @@ final class Mesh: SessionReplicator, @unchecked Sendable {
                 connection.send(MeshFrame.bound(jid, available: available, priority: priority, boundAt: boundAt))
             }
         }
+        for provider in lock.withLock({ snapshotProviders }) { provider { connection.send($0) } }
         logger.debug("mesh: connected to worker \(peer)")
     }
 
@@ -90,6 +96,7 @@ final class Mesh: SessionReplicator, @unchecked Sendable {
             return false
         }
         guard last else { return }
+        for handler in lock.withLock({ peerGoneHandlers }) { handler(peer) }
         let gone = registry.removeAll(of: peer)
         logger.info("mesh: worker \(peer) left; \(gone.count) of its sessions were available")
         peerGone?(gone)
@@ -99,13 +106,48 @@ final class Mesh: SessionReplicator, @unchecked Sendable {
         lock.withLock { connections[peer]?.first }
     }
 
+    // MARK: extensions
+
+    /// Handles frames named `name` from peers (on the connection's event loop).
+    public func addFrameHandler(_ name: String, _ handler: @escaping (_ frame: XMLElement, _ peer: Int32, EventLoop) -> Void) {
+        lock.withLock { frameHandlers[name] = handler }
+    }
+
+    /// Called for every new peer connection with a `send` for the frames that bring
+    /// the peer up to date. To keep order, a provider should hold the same lock
+    /// around its snapshot as around its `broadcast` calls.
+    public func addSnapshotProvider(_ provider: @escaping (_ send: (XMLElement) -> Void) -> Void) {
+        lock.withLock { snapshotProviders.append(provider) }
+    }
+
+    public func addPeerGoneHandler(_ handler: @escaping (_ peer: Int32) -> Void) {
+        lock.withLock { peerGoneHandlers.append(handler) }
+    }
+
+    func frameHandler(named name: String) -> ((XMLElement, Int32, EventLoop) -> Void)? {
+        lock.withLock { frameHandlers[name] }
+    }
+
+    /// Sends a frame to every peer.
+    public func broadcast(_ frame: XMLElement) {
+        let all = lock.withLock { connections.values.compactMap(\.first) }
+        guard !all.isEmpty else { return }
+        let bytes = MeshFrame.bytes(frame)
+        for connection in all { connection.send(bytes: bytes) }
+    }
+
+    /// Sends a frame to one peer; false if it is not connected.
+    @discardableResult
+    public func send(_ frame: XMLElement, to peer: Int32) -> Bool {
+        guard let connection = connection(to: peer) else { return false }
+        connection.send(frame)
+        return true
+    }
+
     // MARK: outgoing
 
     func replicate(_ change: RegistryChange) {
-        let all = lock.withLock { connections.values.compactMap(\.first) }
-        guard !all.isEmpty else { return }
-        let bytes = MeshFrame.bytes(MeshFrame.element(for: change))
-        for connection in all { connection.send(bytes: bytes) }
+        broadcast(MeshFrame.element(for: change))
     }
 
     /// A handle for a session held by `peer`: delivering sends it over the mesh.

@@ -100,7 +100,11 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
                   let session = registry.session(for: jid), session.peer == nil else { return }
             session.terminate(condition: frame[attribute: "condition"] ?? "conflict")
         default:
-            mesh.logger.warning("mesh: unknown frame \(frame.name) from worker \(peer)")
+            if let handler = mesh.frameHandler(named: frame.name) {
+                handler(frame, peer, eventLoop)
+            } else {
+                mesh.logger.warning("mesh: unknown frame \(frame.name) from worker \(peer)")
+            }
         }
     }
 }

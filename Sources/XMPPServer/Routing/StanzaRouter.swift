@@ -7,10 +7,17 @@ public final class StanzaRouter: @unchecked Sendable {
     public let hosts: Set<String>
     public let registry: SessionRegistry
 
+    /// Routes for domains that are not served hosts (external components, later
+    /// s2s), asked in order before giving up on a domain.
+    private var domainRoutes: [DomainRoute] = []
+
     public init(hosts: [String], registry: SessionRegistry) {
         self.hosts = Set(hosts)
         self.registry = registry
     }
+
+    /// Called while the worker is set up, before any stanza flows.
+    public func addDomainRoute(_ route: DomainRoute) { domainRoutes.append(route) }
 
     public enum Outcome {
         case delivered
@@ -24,6 +31,9 @@ public final class StanzaRouter: @unchecked Sendable {
     /// names a user of a served domain or another domain.
     public func route(_ stanza: XMLElement, to recipient: JID) -> Outcome {
         guard hosts.contains(recipient.domain) else {
+            for route in domainRoutes {
+                if let outcome = route.route(stanza, to: recipient) { return outcome }
+            }
             // No s2s yet: every other domain is unreachable.
             return bounce(stanza, "remote-server-not-found")
         }
@@ -87,7 +97,13 @@ public final class StanzaRouter: @unchecked Sendable {
         }
     }
 
-    private func bounce(_ stanza: XMLElement, _ condition: String) -> Outcome {
+    public func bounce(_ stanza: XMLElement, _ condition: String) -> Outcome {
         StanzaErrors.reply(to: stanza, condition: condition).map { .bounce($0) } ?? .dropped
     }
+}
+
+/// Something that serves whole domains other than the served hosts: external
+/// components (XEP-0114), and later s2s. Returns nil for a domain it does not serve.
+public protocol DomainRoute: AnyObject {
+    func route(_ stanza: XMLElement, to recipient: JID) -> StanzaRouter.Outcome?
 }

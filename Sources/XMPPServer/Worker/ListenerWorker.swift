@@ -13,7 +13,8 @@ public final class ListenerWorker: @unchecked Sendable {
     public let registry = SessionRegistry()
     private let group: MultiThreadedEventLoopGroup
     private var serverChannel: Channel?
-    private var mesh: Mesh?
+    /// The routing mesh, for listener types that replicate tables of their own.
+    public private(set) var mesh: Mesh?
     private let logger: Logger
 
     /// Listener types a worker can serve today. The config of the others is parsed
@@ -38,24 +39,29 @@ public final class ListenerWorker: @unchecked Sendable {
     /// Adopts the listening fd paused: nothing is accepted until `startAccepting`.
     public func adopt(listeningFD: Int32) throws {
         let listener = setup.listener
-        guard listener.type == .c2s else {
-            throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
-        }
-        let env = try makeC2SEnvironment()
-        try joinMesh(router: env.router)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.autoRead, value: false)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
-            .childChannelInitializer { channel in
+        let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
+        try joinMesh(router: router)
+        let initializer: @Sendable (Channel) -> EventLoopFuture<Void>
+        switch listener.type {
+        case .c2s:
+            let env = try makeC2SEnvironment(router: router)
+            initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(C2SConnection(env: env))
                 }
             }
+        default:
+            throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
+        }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer(initializer)
         serverChannel = try bootstrap.withBoundSocket(listeningFD).wait()
     }
 
-    private func makeC2SEnvironment() throws -> C2SEnvironment {
+    private func makeC2SEnvironment(router: StanzaRouter) throws -> C2SEnvironment {
         let config = setup.config
         let listener = setup.listener
         var logger = self.logger
@@ -64,7 +70,7 @@ public final class ListenerWorker: @unchecked Sendable {
             hosts: Set(config.hosts),
             mechanisms: config.auth.saslMechanisms,
             credentials: try CredentialSource(databasePath: config.databasePath),
-            router: StanzaRouter(hosts: config.hosts, registry: registry),
+            router: router,
             stats: stats,
             connections: connections,
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
