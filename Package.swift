@@ -40,8 +40,15 @@ let package = Package(
             "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // What a server module (plugins/) may use of the core: hooks, iq handlers, routing.
+        .target(name: "XMPPModuleAPI", dependencies: [
+            "XMPPCore", "XMPPConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "XMPPServer", dependencies: [
-            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore", "XMPPTLS", "XMPPTransport", "CPosix",
+            "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore", "XMPPTLS", "XMPPTransport", "XMPPModuleAPI", "CPosix",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -51,8 +58,14 @@ let package = Package(
             "XMPPConfig", "XMPPStore", "XMPPServer", "CPosix",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Server modules, one target each; ModuleCatalog lists them for the worker.
+        .target(name: "mod_ping", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_ping"),
+        .target(name: "mod_disco", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_disco"),
+        .target(name: "mod_offline", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_offline"),
+        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline"]),
+
         .executableTarget(name: "xmppd", dependencies: [
-            "XMPPSupervisor", "XMPPServer", "XMPPConfig",
+            "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "xmppctl", dependencies: [

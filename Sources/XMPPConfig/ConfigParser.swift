@@ -4,9 +4,9 @@ struct ConfigParser {
     let root: TableReader
     let baseDirectory: String
 
-    static let supportedSections = ["general", "auth", "xmppd", "listen"]
+    static let supportedSections = ["general", "auth", "xmppd", "listen", "modules"]
     /// MongooseIM sections we recognise but do not implement: a clearer error than "unknown key".
-    static let unsupportedSections = ["modules", "acl", "access", "shaper", "s2s", "outgoing_pools",
+    static let unsupportedSections = ["acl", "access", "shaper", "s2s", "outgoing_pools",
                                       "internal_databases", "services", "host_config"]
 
     func parse(configPath: String) throws -> ServerConfig {
@@ -15,7 +15,9 @@ struct ConfigParser {
         let auth = try parseAuth()
         let daemon = try parseDaemon()
         let listeners = try ListenValidator(ctx: root.ctx).parse(root.table("listen"))
-        return ServerConfig(configPath: configPath, general: general, auth: auth, xmppd: daemon, listeners: listeners)
+        let modules = try parseModules()
+        return ServerConfig(configPath: configPath, general: general, auth: auth, xmppd: daemon, listeners: listeners,
+                            modules: modules)
     }
 
     private func checkTopLevelKeys() throws {
@@ -104,6 +106,28 @@ struct ConfigParser {
             config.scramIterations = try password.int("scram_iterations", .positive) ?? 10_000
         }
         return config
+    }
+
+    /// `[modules.mod_x]` tables, in file order. Which modules exist and what their
+    /// options mean is checked by the modules themselves (ModuleCatalog.validate).
+    private func parseModules() throws -> [ModuleConfig] {
+        guard let modules = try root.table("modules") else { return [] }
+        let names = modules.entries.keys.sorted {
+            (root.ctx.lines.line(for: modules.keyPath($0)) ?? .max, $0) < (root.ctx.lines.line(for: modules.keyPath($1)) ?? .max, $1)
+        }
+        return try names.map { name in
+            guard let section = try modules.table(name, expected: "a table of module options ([modules.\(name)])") else {
+                throw modules.missing(name, "a table")
+            }
+            var lines: [String: Int] = [:]
+            let prefix = section.path
+            for (path, line) in root.ctx.lines.lines where path == prefix || path.hasPrefix(prefix + ".") {
+                lines[path] = line
+            }
+            if lines[prefix] == nil, let line = root.ctx.lines.line(for: prefix) { lines[prefix] = line }
+            return ModuleConfig(name: name, options: section.entries.compactMapValues(ConfigValue.init),
+                                file: root.ctx.file, lines: lines)
+        }
     }
 
     private func parseDaemon() throws -> DaemonConfig {

@@ -12,8 +12,12 @@ public struct ServerConfig: Codable, Equatable, Hashable, Sendable {
     public var xmppd: DaemonConfig
     /// In file order within each type; types in the order c2s, s2s, service, http.
     public var listeners: [ListenerConfig]
+    /// `[modules.*]` in file order; validated by the modules (ModuleCatalog.validate).
+    public var modules: [ModuleConfig]
 
-    public init(configPath: String, general: GeneralConfig, auth: AuthConfig, xmppd: DaemonConfig, listeners: [ListenerConfig]) {
+    public init(configPath: String, general: GeneralConfig, auth: AuthConfig, xmppd: DaemonConfig, listeners: [ListenerConfig],
+                modules: [ModuleConfig] = []) {
+        self.modules = modules
         self.configPath = configPath
         self.general = general
         self.auth = auth

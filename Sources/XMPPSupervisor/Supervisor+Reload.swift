@@ -53,7 +53,10 @@ extension Supervisor {
     /// removed ones drain, added ones are bound and started.
     private func reload(completion: @escaping (ControlResponse) -> Void) {
         let new: ServerConfig
-        do { new = try ServerConfig.load(path: config.configPath) } catch {
+        do {
+            new = try ServerConfig.load(path: config.configPath)
+            try validate(new)
+        } catch {
             return completion(ControlResponse(ok: false, message: "\(error)"))
         }
         if let problem = ListenerWorker.unservedListeners(in: new).first {

@@ -31,8 +31,13 @@ public final class Supervisor: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private var timers: [DispatchSourceTimer] = []
 
-    public init(config: ServerConfig, executable: String, logger: Logger) throws {
+    /// Checks a config beyond its syntax (the modules' options) before a reload.
+    let validate: (ServerConfig) throws -> Void
+
+    public init(config: ServerConfig, executable: String, logger: Logger,
+                validate: @escaping (ServerConfig) throws -> Void) throws {
         self.config = config
+        self.validate = validate
         self.executable = executable
         self.logger = logger
         try FileManager.default.createDirectory(atPath: config.xmppd.stateDirectory, withIntermediateDirectories: true)

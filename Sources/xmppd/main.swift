@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import XMPPConfig
+import XMPPModules
 import XMPPServer
 import XMPPSupervisor
 #if canImport(Glibc)
@@ -35,6 +36,7 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         do {
             let config = try ServerConfig.load(path: options.config)
+            try ModuleCatalog.validate(config)
             let unserved = ListenerWorker.unservedListeners(in: config)
             guard unserved.isEmpty else {
                 FileHandle.standardError.write(Data((unserved.map { "\(options.config): \($0)" }.joined(separator: "\n") + "\n").utf8))
@@ -56,7 +58,10 @@ struct Start: ParsableCommand {
 
     func run() throws {
         let config: ServerConfig
-        do { config = try ServerConfig.load(path: options.config) } catch {
+        do {
+            config = try ServerConfig.load(path: options.config)
+            try ModuleCatalog.validate(config)
+        } catch {
             FileHandle.standardError.write(Data("xmppd: \(error)\n".utf8))
             throw ExitCode(1)
         }
@@ -74,7 +79,8 @@ struct Start: ParsableCommand {
         var logger = Logger(label: "xmppd.supervisor")
         logger.logLevel = LogLevelMapping.level(config.general.loglevel)
         do {
-            let supervisor = try Supervisor(config: config, executable: executable, logger: logger)
+            let supervisor = try Supervisor(config: config, executable: executable, logger: logger,
+                                            validate: ModuleCatalog.validate)
             try supervisor.run()
         } catch {
             FileHandle.standardError.write(Data("xmppd: \(error)\n".utf8))
@@ -91,7 +97,7 @@ struct Worker: ParsableCommand {
 
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        WorkerMain.run()
+        WorkerMain.run(modules: ModuleCatalog.all)
     }
 }
 

@@ -12,7 +12,7 @@ final class ErrorTests: XCTestCase {
 
     func testUnknownTopLevelKey() {
         assertError("foo = 1\n" + generalHeader, line: 1, keyPath: "foo",
-                    contains: ["unknown key (known keys: general, auth, xmppd, listen)"])
+                    contains: ["unknown key (known keys: general, auth, xmppd, listen, modules)"])
     }
 
     func testUnsupportedSection() {

@@ -8,7 +8,8 @@ import slixmpp
 
 
 class Client:
-    def __init__(self, jid, password, port, host="127.0.0.1", mechanism=None, presence=True):
+    def __init__(self, jid, password, port, host="127.0.0.1", mechanism=None, presence=True, plugins=()):
+        self.plugins = plugins
         self.jid = jid
         self.messages = queue.Queue()
         self.presences = queue.Queue()
@@ -28,6 +29,8 @@ class Client:
 
     async def _create(self, jid, password, host, port, mechanism, presence):
         xmpp = slixmpp.ClientXMPP(jid, password)
+        for plugin in self.plugins:
+            xmpp.register_plugin(plugin)
         # The walking skeleton serves plaintext only (TLS is its own issue).
         xmpp.enable_plaintext = True
         xmpp.enable_starttls = False
@@ -74,6 +77,12 @@ class Client:
 
     def send_raw(self, data):
         self.loop.call_soon_threadsafe(lambda: self.xmpp.send_raw(data))
+
+    def run(self, make_coroutine, timeout=15):
+        """Runs `make_coroutine(xmpp)` on the client's loop and returns its result."""
+        async def call():
+            return await make_coroutine(self.xmpp)
+        return self._call(call(), timeout)
 
     def wait_message(self, timeout=10):
         try:

@@ -179,6 +179,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     func sessionEnded(_ session: SessionHandle) {
         env.registry.unbind(session)
         broadcastUnavailable(of: session)
+        env.hooks.runSessionClosed(session.jid)
     }
 
     private static func makeStreamID() -> String {

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOConcurrencyHelpers
 import XMPPConfig
+import XMPPModuleAPI
 import XMPPSASL
 import XMPPStore
 
@@ -11,6 +12,7 @@ public struct C2SEnvironment: Sendable {
     public var mechanisms: [SASLMechanism]
     public var credentials: CredentialSource
     public var router: StanzaRouter
+    public var modules: ModuleRuntime
     public var stats: WorkerStats
     public var connections: ConnectionTracker
     public var maxStanzaSize: Int?
@@ -20,6 +22,7 @@ public struct C2SEnvironment: Sendable {
     public var logger: Logger
 
     public var registry: SessionRegistry { router.registry }
+    public var hooks: Hooks { modules.hooks }
 }
 
 /// Reads SCRAM credentials for SASL. SQLite connections are single-threaded, so

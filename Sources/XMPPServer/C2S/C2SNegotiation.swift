@@ -179,6 +179,7 @@ extension C2SConnection {
         bind.append(jid)
         reply.append(bind)
         send(reply)
+        env.hooks.runSessionOpened(full)
     }
 
     func result(for iq: XMLElement) -> XMLElement {

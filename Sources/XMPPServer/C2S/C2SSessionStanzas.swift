@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPModuleAPI
 
 /// Stanzas of an established session (RFC 6120 §8, RFC 6121).
 extension C2SConnection {
@@ -18,12 +19,14 @@ extension C2SConnection {
             }
             recipient = jid
         }
+        if env.hooks.runUserSendPacket(session.jid, stanza) == .handled { return }
         if stanza.name == "presence", recipient == nil {
             return broadcastOwnPresence(stanza, of: session)
         }
-        // Addressed to the server itself or to the user's own account.
-        if stanza.name == "iq", recipient == nil || recipient == session.jid.bare || recipient!.local == nil {
-            return handleServerIQ(stanza)
+        // RFC 6120 §10.3.3: an iq without 'to', or to a bare JID of a served domain, is
+        // answered by the server on behalf of that account; to the domain, by the server.
+        if stanza.name == "iq", recipient == nil || (recipient!.resource == nil && env.hosts.contains(recipient!.domain)) {
+            return handleServerIQ(stanza, from: session, to: recipient ?? session.jid.bare)
         }
         guard let recipient else {
             // A message without 'to' is addressed to the sender's bare JID (RFC 6120 §10.3.1).
@@ -38,20 +41,25 @@ extension C2SConnection {
 
     /// A stanza from elsewhere, delivered on this connection's event loop.
     func deliver(_ stanza: XMLElement) {
-        guard case .established = state else { return }
+        guard case .established(let session) = state else { return }
+        if env.hooks.runUserReceivePacket(session.jid, stanza) == .handled { return }
         send(stanza)
     }
 
-    private func handleServerIQ(_ iq: XMLElement) {
+    private func handleServerIQ(_ iq: XMLElement, from session: SessionHandle, to: JID) {
         let type = iq[attribute: "type"]
-        guard type == "get" || type == "set" else { return } // results and errors end here
+        let target: IQTarget = to.local == nil ? .server : .account
+        guard type == "get" || type == "set" else {
+            // Results and errors to the server answer iqs that modules sent.
+            if target == .server { env.modules.handleIQResponse(iq) }
+            return
+        }
         if type == "set", iq.child("session", namespace: XMPPNamespace.session) != nil {
             var reply = result(for: iq)
             reply[attribute: "to"] = iq[attribute: "from"]
             return send(reply)
         }
-        // RFC 6120 §8.4: an iq in a namespace nobody serves.
-        if let error = StanzaErrors.reply(to: iq, condition: "service-unavailable") { send(error) }
+        env.modules.dispatchIQ(iq, from: session.jid, to: to, target: target) { response in session.deliver(response) }
     }
 
     // MARK: presence
@@ -63,6 +71,7 @@ extension C2SConnection {
         let type = presence[attribute: "type"]
         guard type == nil || type == "unavailable" else { return }
         let priority = presence.child("priority").flatMap { Int($0.text) } ?? 0
+        let wasAvailable = session.isAvailable
         env.registry.setPresence(session, available: type == nil, priority: max(-128, min(127, priority)))
         // RFC 6121 §4.2.2: available presence goes to every available resource of
         // the user, the sender included (clients take the echo as confirmation).
@@ -73,6 +82,7 @@ extension C2SConnection {
             copy[attribute: "to"] = target.jid.description
             target.deliver(copy)
         }
+        if type == nil && !wasAvailable { env.hooks.runUserAvailable(session.jid) }
     }
 
     func broadcastUnavailable(of session: SessionHandle) {

@@ -152,6 +152,10 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock { byBareJID[bareJID.bare]?.values.map(\.handle).filter(\.isAvailable) ?? [] }
     }
 
+    public func localSessionJIDs() -> [JID] {
+        lock.withLock { byBareJID.values.flatMap { $0.values.filter { $0.peer == nil }.map(\.handle.jid) } }
+    }
+
     public var count: Int { lock.withLock { byBareJID.values.reduce(0) { $0 + $1.count } } }
 }
 

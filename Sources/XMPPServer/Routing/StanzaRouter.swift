@@ -1,4 +1,5 @@
 import XMPPCore
+import XMPPModuleAPI
 
 /// Routes stanzas between the sessions of the served domains (RFC 6121 §8).
 /// Recipients may live in this worker or another: `SessionRegistry` holds both, and
@@ -10,6 +11,8 @@ public final class StanzaRouter: @unchecked Sendable {
     /// Routes for domains that are not served hosts (external components, later
     /// s2s), asked in order before giving up on a domain.
     private var domainRoutes: [DomainRoute] = []
+    /// Set once modules are started: offline storage takes undeliverable messages.
+    public var hooks: Hooks?
 
     public init(hosts: [String], registry: SessionRegistry) {
         self.hosts = Set(hosts)
@@ -54,10 +57,11 @@ public final class StanzaRouter: @unchecked Sendable {
         }
         let recipients = registry.messageRecipients(of: recipient.bare)
         if recipients.isEmpty {
-            // RFC 6121 §8.5.2.2: no offline storage yet, so tell the sender;
-            // headlines and errors are silently dropped.
+            // RFC 6121 §8.5.2.2: offline storage (a module) may take it; otherwise
+            // tell the sender. Headlines and errors are silently dropped.
             let type = stanza[attribute: "type"]
             if type == "headline" || type == "error" { return .dropped }
+            if hooks?.runOfflineMessage(stanza, recipient.bare) == true { return .delivered }
             return bounce(stanza, "service-unavailable")
         }
         for session in recipients { session.deliver(stanza) }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import XMPPConfig
+import XMPPModuleAPI
 
 /// Serves one listener in a worker process: adopts the listening socket the
 /// supervisor passed, accepts only when told to, and stops accepting without
@@ -30,7 +31,10 @@ public final class ListenerWorker: @unchecked Sendable {
         }
     }
 
-    public init(setup: WorkerSetup, logger: Logger) {
+    private let moduleCatalog: [ServerModule.Type]
+
+    public init(setup: WorkerSetup, modules: [ServerModule.Type], logger: Logger) {
+        self.moduleCatalog = modules
         self.setup = setup
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -40,11 +44,14 @@ public final class ListenerWorker: @unchecked Sendable {
     public func adopt(listeningFD: Int32) throws {
         let listener = setup.listener
         let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
+        let modules = ModuleRuntime(config: setup.config, router: router, group: group, logger: logger)
+        router.hooks = modules.hooks
+        try modules.start(setup.config.modules, catalog: moduleCatalog)
         try joinMesh(router: router)
         let initializer: @Sendable (Channel) -> EventLoopFuture<Void>
         switch listener.type {
         case .c2s:
-            let env = try makeC2SEnvironment(router: router)
+            let env = try makeC2SEnvironment(router: router, modules: modules)
             initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(C2SConnection(env: env))
@@ -61,7 +68,7 @@ public final class ListenerWorker: @unchecked Sendable {
         serverChannel = try bootstrap.withBoundSocket(listeningFD).wait()
     }
 
-    private func makeC2SEnvironment(router: StanzaRouter) throws -> C2SEnvironment {
+    private func makeC2SEnvironment(router: StanzaRouter, modules: ModuleRuntime) throws -> C2SEnvironment {
         let config = setup.config
         let listener = setup.listener
         var logger = self.logger
@@ -71,6 +78,7 @@ public final class ListenerWorker: @unchecked Sendable {
             mechanisms: config.auth.saslMechanisms,
             credentials: try CredentialSource(databasePath: config.databasePath),
             router: router,
+            modules: modules,
             stats: stats,
             connections: connections,
             maxStanzaSize: listener.xmpp?.maxStanzaSize,

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import XMPPConfig
+import XMPPModuleAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,7 @@ import Glibc
 public enum WorkerMain {
     public static let controlFD: Int32 = 3
 
-    public static func run() -> Never {
+    public static func run(modules: [ServerModule.Type]) -> Never {
         signal(SIGPIPE, SIG_IGN)
         // SIGTERM and SIGINT belong to the supervisor: a worker stops when told to
         // (or when the control socket closes), so a Ctrl-C in a terminal does not
@@ -27,7 +28,7 @@ public enum WorkerMain {
             logger.logLevel = LogLevelMapping.level(setup.config.general.loglevel)
             logger[metadataKey: "pid"] = "\(getpid())"
             logger[metadataKey: "gen"] = "\(setup.generation)"
-            let worker = ListenerWorker(setup: setup, logger: logger)
+            let worker = ListenerWorker(setup: setup, modules: modules, logger: logger)
             try worker.adopt(listeningFD: fd)
             try control.send(WorkerToSupervisor.ready)
             startStatsReporter(worker: worker, control: control)

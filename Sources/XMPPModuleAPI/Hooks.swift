@@ -1,0 +1,64 @@
+import NIOConcurrencyHelpers
+import XMPPCore
+
+/// The points where modules join the core's processing, named after MongooseIM's
+/// hooks. Handlers are registered while a worker starts (module init) and run in
+/// registration order; the core calls them from event loops, so they must be
+/// thread-safe and must not block.
+public final class Hooks: @unchecked Sendable {
+    public enum Verdict: Sendable { case pass, handled }
+
+    public typealias StanzaHook = @Sendable (_ session: JID, _ stanza: XMLElement) -> Verdict
+    public typealias SessionHook = @Sendable (_ session: JID) -> Void
+    public typealias OfflineHook = @Sendable (_ stanza: XMLElement, _ recipient: JID) -> Bool
+
+    private let lock = NIOLock()
+    private var userSendPacket: [StanzaHook] = []
+    private var userReceivePacket: [StanzaHook] = []
+    private var sessionOpened: [SessionHook] = []
+    private var sessionClosed: [SessionHook] = []
+    private var userAvailable: [SessionHook] = []
+    private var offlineMessage: [OfflineHook] = []
+
+    public init() {}
+
+    /// A stanza a local user sent, `from` stamped, before routing. `.handled` stops it.
+    public func onUserSendPacket(_ hook: @escaping StanzaHook) { lock.withLock { userSendPacket.append(hook) } }
+    /// A stanza about to be written to a local session. `.handled` drops it.
+    public func onUserReceivePacket(_ hook: @escaping StanzaHook) { lock.withLock { userReceivePacket.append(hook) } }
+    /// A resource was bound.
+    public func onSessionOpened(_ hook: @escaping SessionHook) { lock.withLock { sessionOpened.append(hook) } }
+    /// A session ended (closed, replaced, shut down).
+    public func onSessionClosed(_ hook: @escaping SessionHook) { lock.withLock { sessionClosed.append(hook) } }
+    /// A session sent its initial presence (RFC 6121 §4.2): it became available.
+    public func onUserAvailable(_ hook: @escaping SessionHook) { lock.withLock { userAvailable.append(hook) } }
+    /// A message for a served user with no resource to take it. Return true when
+    /// the hook took it (stored for later); otherwise the sender gets an error.
+    public func onOfflineMessage(_ hook: @escaping OfflineHook) { lock.withLock { offlineMessage.append(hook) } }
+
+    // MARK: run by the core
+
+    public func runUserSendPacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
+        run(lock.withLock { userSendPacket }, session, stanza)
+    }
+
+    public func runUserReceivePacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
+        run(lock.withLock { userReceivePacket }, session, stanza)
+    }
+
+    public func runSessionOpened(_ session: JID) { for hook in lock.withLock({ sessionOpened }) { hook(session) } }
+    public func runSessionClosed(_ session: JID) { for hook in lock.withLock({ sessionClosed }) { hook(session) } }
+    public func runUserAvailable(_ session: JID) { for hook in lock.withLock({ userAvailable }) { hook(session) } }
+
+    public func runOfflineMessage(_ stanza: XMLElement, _ recipient: JID) -> Bool {
+        for hook in lock.withLock({ offlineMessage }) where hook(stanza, recipient) { return true }
+        return false
+    }
+
+    public var hasUserReceivePacketHooks: Bool { lock.withLock { !userReceivePacket.isEmpty } }
+
+    private func run(_ hooks: [StanzaHook], _ session: JID, _ stanza: XMLElement) -> Verdict {
+        for hook in hooks where hook(session, stanza) == .handled { return .handled }
+        return .pass
+    }
+}
