@@ -29,6 +29,18 @@ public protocol ModuleHost: AnyObject, Sendable {
     /// Full JIDs of sessions bound in this worker.
     func localSessions() -> [JID]
 
+    /// Full JIDs of every bound resource of a user, in any worker (roster pushes).
+    func boundResources(of bareJID: JID) -> [JID]
+
+    /// The last available presence of each available resource of a user, in any
+    /// worker (answers to presence probes, RFC 6121 §4.3).
+    func availablePresences(of bareJID: JID) -> [XMLElement]
+
+    /// Advertised to clients in the stream features after authentication
+    /// (e.g. roster versioning, subscription pre-approval).
+    func addStreamFeature(_ feature: XMLElement)
+    var streamFeatures: [XMLElement] { get }
+
     /// Ends a session of this worker with a stream error.
     func terminateSession(_ fullJID: JID, condition: String)
 

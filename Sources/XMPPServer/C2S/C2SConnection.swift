@@ -177,6 +177,13 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Called for a session that ends for whatever reason (close, error, replaced).
     func sessionEnded(_ session: SessionHandle) {
+        if session.isAvailable {
+            // RFC 6121 §4.5.3.2: a session that ends while available goes unavailable
+            // for everyone who saw it; modules (the roster) see it like a sent one.
+            let unavailable = XMLElement(name: "presence", namespace: XMPPNamespace.client,
+                                         attributes: ["from": session.jid.description, "type": "unavailable"])
+            _ = env.hooks.runUserSendPacket(session.jid, unavailable)
+        }
         env.registry.unbind(session)
         broadcastUnavailable(of: session)
         env.hooks.runSessionClosed(session.jid)

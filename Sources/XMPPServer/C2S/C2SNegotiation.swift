@@ -32,8 +32,10 @@ extension C2SConnection {
             send(preAuthFeatures())
         case .awaitingRestart(let user):
             state = .awaitingBind(user: user)
-            send("<stream:features><bind xmlns='\(XMPPNamespace.bind)'/>"
-                 + "<session xmlns='\(XMPPNamespace.session)'><optional/></session></stream:features>")
+            var features = "<stream:features><bind xmlns='\(XMPPNamespace.bind)'/>"
+                + "<session xmlns='\(XMPPNamespace.session)'><optional/></session>"
+            for feature in env.modules.streamFeatures { features += feature.serialized(parentNamespace: XMPPNamespace.stream) }
+            send(features + "</stream:features>")
         default:
             failStream("bad-format", text: "unexpected stream restart")
         }

@@ -72,7 +72,8 @@ extension C2SConnection {
         guard type == nil || type == "unavailable" else { return }
         let priority = presence.child("priority").flatMap { Int($0.text) } ?? 0
         let wasAvailable = session.isAvailable
-        env.registry.setPresence(session, available: type == nil, priority: max(-128, min(127, priority)))
+        env.registry.setPresence(session, PresenceState(available: type == nil, priority: max(-128, min(127, priority)),
+                                                        stanza: type == nil ? presence : nil))
         // RFC 6121 §4.2.2: available presence goes to every available resource of
         // the user, the sender included (clients take the echo as confirmation).
         var targets = env.registry.availableSessions(of: session.jid.bare)

@@ -81,8 +81,8 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     func register(_ connection: MeshConnection, peer: Int32) {
         registry.withLocalSessions { sessions in
             lock.withLock { connections[peer, default: []].append(connection) }
-            for (jid, available, priority, boundAt) in sessions {
-                connection.send(MeshFrame.bound(jid, available: available, priority: priority, boundAt: boundAt))
+            for (jid, presence, boundAt) in sessions {
+                connection.send(MeshFrame.bound(jid, presence, boundAt: boundAt))
             }
         }
         for provider in lock.withLock({ snapshotProviders }) { provider { connection.send($0) } }

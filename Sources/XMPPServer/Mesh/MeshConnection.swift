@@ -83,8 +83,7 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
         case "bound":
             guard let jid = frame[attribute: "jid"].flatMap(JID.init) else { return }
             let loser = registry.remoteBound(
-                jid, peer: peer, available: frame[attribute: "available"] == "1",
-                priority: Int(frame[attribute: "priority"] ?? "0") ?? 0,
+                jid, peer: peer, presence: MeshFrame.presence(of: frame),
                 boundAt: Double(frame[attribute: "at"] ?? "0") ?? 0,
                 handle: { mesh.remoteHandle(jid, peer: peer, eventLoop: eventLoop) })
             loser?.terminate(condition: "conflict")
@@ -93,8 +92,7 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
             registry.remoteUnbound(jid, peer: peer)
         case "presence":
             guard let jid = frame[attribute: "jid"].flatMap(JID.init) else { return }
-            registry.remotePresence(jid, peer: peer, available: frame[attribute: "available"] == "1",
-                                    priority: Int(frame[attribute: "priority"] ?? "0") ?? 0)
+            registry.remotePresence(jid, peer: peer, presence: MeshFrame.presence(of: frame))
         case "kick":
             guard let jid = frame[attribute: "jid"].flatMap(JID.init),
                   let session = registry.session(for: jid), session.peer == nil else { return }

@@ -4,8 +4,8 @@ import XMPPCore
 /// per depth-1 element, reusing the stanza parser and serializer.
 ///
 ///     <stream:stream xmlns='urn:xmppd:mesh' xmlns:stream='…' pid='1234' version='1.0'>
-///     <bound jid='a@x/r' available='1' priority='0' at='1732500000.123'/>   a session bound here
-///     <presence jid='a@x/r' available='1' priority='5'/>                    its presence changed
+///     <bound jid='a@x/r' available='0' priority='0' at='1732500000.123'/>   a session bound here
+///     <presence jid='a@x/r' available='1' priority='5'><presence …/></presence>   its presence changed
 ///     <unbound jid='a@x/r'/>                                                 it ended
 ///     <route to='a@x/r'><message xmlns='jabber:client' …/></route>            deliver to a session here
 ///     <kick jid='a@x/r' condition='conflict'/>                               end a session here
@@ -19,20 +19,33 @@ enum MeshFrame {
 
     static func element(for change: RegistryChange) -> XMLElement {
         switch change {
-        case .bound(let jid, let available, let priority, let boundAt):
-            return bound(jid, available: available, priority: priority, boundAt: boundAt)
+        case .bound(let jid, let presence, let boundAt):
+            return bound(jid, presence, boundAt: boundAt)
         case .unbound(let jid):
             return XMLElement(name: "unbound", namespace: namespace, attributes: ["jid": jid.description])
-        case .presence(let jid, let available, let priority):
-            return XMLElement(name: "presence", namespace: namespace, attributes: [
-                "jid": jid.description, "available": available ? "1" : "0", "priority": String(priority)])
+        case .presence(let jid, let presence):
+            return withPresence(XMLElement(name: "presence", namespace: namespace, attributes: ["jid": jid.description]),
+                                presence)
         }
     }
 
-    static func bound(_ jid: JID, available: Bool, priority: Int, boundAt: Double) -> XMLElement {
-        XMLElement(name: "bound", namespace: namespace, attributes: [
-            "jid": jid.description, "available": available ? "1" : "0", "priority": String(priority),
-            "at": String(boundAt)])
+    static func bound(_ jid: JID, _ presence: PresenceState, boundAt: Double) -> XMLElement {
+        withPresence(XMLElement(name: "bound", namespace: namespace, attributes: ["jid": jid.description, "at": String(boundAt)]),
+                     presence)
+    }
+
+    private static func withPresence(_ frame: XMLElement, _ presence: PresenceState) -> XMLElement {
+        var frame = frame
+        frame[attribute: "available"] = presence.available ? "1" : "0"
+        frame[attribute: "priority"] = String(presence.priority)
+        if let stanza = presence.stanza { frame.append(stanza) }
+        return frame
+    }
+
+    static func presence(of frame: XMLElement) -> PresenceState {
+        PresenceState(available: frame[attribute: "available"] == "1",
+                      priority: Int(frame[attribute: "priority"] ?? "0") ?? 0,
+                      stanza: frame.elements.first)
     }
 
     static func route(_ stanza: XMLElement, to jid: JID) -> XMLElement {

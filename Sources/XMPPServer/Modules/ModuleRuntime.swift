@@ -18,6 +18,7 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
     private var iqHandlers: [IQTarget: [String: IQHandler]] = [:]
     private var pendingIQs: [String: EventLoopPromise<XMLElement>] = [:]
     private var features: [String] = []
+    private var sessionFeatures: [XMLElement] = []
     private var modules: [ServerModule] = []
     private var nextIQ = 0
 
@@ -79,6 +80,14 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
     }
 
     public func localSessions() -> [JID] { router.registry.localSessionJIDs() }
+
+    public func boundResources(of bareJID: JID) -> [JID] { router.registry.sessions(of: bareJID).map(\.jid) }
+
+    public func availablePresences(of bareJID: JID) -> [XMLElement] { router.registry.availablePresences(of: bareJID) }
+
+    public func addStreamFeature(_ feature: XMLElement) { lock.withLock { sessionFeatures.append(feature) } }
+
+    public var streamFeatures: [XMLElement] { lock.withLock { sessionFeatures } }
 
     public func terminateSession(_ fullJID: JID, condition: String) {
         if let session = router.registry.session(for: fullJID), session.peer == nil {

@@ -15,9 +15,10 @@ public final class SessionHandle: @unchecked Sendable {
     private let deliverOnLoop: (XMLElement) -> Void
     private let terminateOnLoop: (String) -> Void
 
-    // Presence state: guarded by the SessionRegistry lock.
-    var isAvailable = false
-    var priority = 0
+    /// Guarded by the SessionRegistry lock.
+    var presence = PresenceState()
+    var isAvailable: Bool { presence.available }
+    var priority: Int { presence.priority }
 
     public init(jid: JID, eventLoop: EventLoop, peer: Int32? = nil,
                 deliver: @escaping (XMLElement) -> Void,
@@ -36,5 +37,20 @@ public final class SessionHandle: @unchecked Sendable {
     /// Ends the session with a stream error (e.g. "conflict" when replaced).
     public func terminate(condition: String) {
         if eventLoop.inEventLoop { terminateOnLoop(condition) } else { eventLoop.execute { self.terminateOnLoop(condition) } }
+    }
+}
+
+/// What the server knows of a session's presence (RFC 6121 §4): whether it is
+/// available, its priority, and the last available presence it broadcast (sent to
+/// contacts that probe, and replicated to the other workers with it).
+public struct PresenceState: Sendable {
+    public var available = false
+    public var priority = 0
+    public var stanza: XMLElement?
+
+    public init(available: Bool = false, priority: Int = 0, stanza: XMLElement? = nil) {
+        self.available = available
+        self.priority = priority
+        self.stanza = stanza
     }
 }

@@ -33,7 +33,7 @@ public final class SessionRegistry: @unchecked Sendable {
         return lock.withLock {
             let old = byBareJID[handle.jid.bare]?[resource]
             byBareJID[handle.jid.bare, default: [:]][resource] = Entry(handle: handle, peer: nil, boundAt: boundAt)
-            replicator?.replicate(.bound(handle.jid, available: false, priority: 0, boundAt: boundAt))
+            replicator?.replicate(.bound(handle.jid, handle.presence, boundAt: boundAt))
             return old?.handle
         }
     }
@@ -45,23 +45,22 @@ public final class SessionRegistry: @unchecked Sendable {
         }
     }
 
-    public func setPresence(_ handle: SessionHandle, available: Bool, priority: Int) {
+    public func setPresence(_ handle: SessionHandle, _ presence: PresenceState) {
         lock.withLock {
-            handle.isAvailable = available
-            handle.priority = priority
+            handle.presence = presence
             guard byBareJID[handle.jid.bare]?[handle.jid.resource ?? ""]?.handle === handle else { return }
-            replicator?.replicate(.presence(handle.jid, available: available, priority: priority))
+            replicator?.replicate(.presence(handle.jid, presence))
         }
     }
 
     /// Local sessions, handed to `body` under the lock (a new peer's snapshot must
     /// not interleave with changes).
-    func withLocalSessions(_ body: ([(JID, Bool, Int, Double)]) -> Void) {
+    func withLocalSessions(_ body: ([(JID, PresenceState, Double)]) -> Void) {
         lock.withLock {
-            var local: [(JID, Bool, Int, Double)] = []
+            var local: [(JID, PresenceState, Double)] = []
             for resources in byBareJID.values {
                 for entry in resources.values where entry.peer == nil {
-                    local.append((entry.handle.jid, entry.handle.isAvailable, entry.handle.priority, entry.boundAt))
+                    local.append((entry.handle.jid, entry.handle.presence, entry.boundAt))
                 }
             }
             body(local)
@@ -72,7 +71,7 @@ public final class SessionRegistry: @unchecked Sendable {
 
     /// A peer bound `jid`. Returns a local session that lost the race for the same
     /// full JID and must be terminated with `<conflict/>`.
-    func remoteBound(_ jid: JID, peer: Int32, available: Bool, priority: Int, boundAt: Double,
+    func remoteBound(_ jid: JID, peer: Int32, presence: PresenceState, boundAt: Double,
                      handle makeHandle: () -> SessionHandle) -> SessionHandle? {
         let resource = jid.resource ?? ""
         return lock.withLock {
@@ -83,8 +82,7 @@ public final class SessionRegistry: @unchecked Sendable {
             }
             let old = byBareJID[jid.bare]?[resource]
             let handle = makeHandle()
-            handle.isAvailable = available
-            handle.priority = priority
+            handle.presence = presence
             byBareJID[jid.bare, default: [:]][resource] = Entry(handle: handle, peer: peer, boundAt: boundAt)
             if let old, old.peer == nil { return old.handle }
             return nil
@@ -95,11 +93,10 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock { _ = removeEntry(jid, where: { $0.peer == peer }) }
     }
 
-    func remotePresence(_ jid: JID, peer: Int32, available: Bool, priority: Int) {
+    func remotePresence(_ jid: JID, peer: Int32, presence: PresenceState) {
         lock.withLock {
             guard let entry = byBareJID[jid.bare]?[jid.resource ?? ""], entry.peer == peer else { return }
-            entry.handle.isAvailable = available
-            entry.handle.priority = priority
+            entry.handle.presence = presence
         }
     }
 
@@ -156,14 +153,21 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock { byBareJID.values.flatMap { $0.values.filter { $0.peer == nil }.map(\.handle.jid) } }
     }
 
+    /// The last available presence of each available resource of a user (for probes).
+    public func availablePresences(of bareJID: JID) -> [XMLElement] {
+        lock.withLock {
+            byBareJID[bareJID.bare]?.values.compactMap { $0.handle.isAvailable ? $0.handle.presence.stanza : nil } ?? []
+        }
+    }
+
     public var count: Int { lock.withLock { byBareJID.values.reduce(0) { $0 + $1.count } } }
 }
 
 /// A change to this worker's own sessions, as replicated to the other workers.
 enum RegistryChange {
-    case bound(JID, available: Bool, priority: Int, boundAt: Double)
+    case bound(JID, PresenceState, boundAt: Double)
     case unbound(JID)
-    case presence(JID, available: Bool, priority: Int)
+    case presence(JID, PresenceState)
 }
 
 protocol SessionReplicator: AnyObject {
