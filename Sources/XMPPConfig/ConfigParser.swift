@@ -4,9 +4,9 @@ struct ConfigParser {
     let root: TableReader
     let baseDirectory: String
 
-    static let supportedSections = ["general", "auth", "xmppd", "listen", "modules"]
+    static let supportedSections = ["general", "auth", "xmppd", "listen", "modules", "acl", "access", "shaper"]
     /// MongooseIM sections we recognise but do not implement: a clearer error than "unknown key".
-    static let unsupportedSections = ["acl", "access", "shaper", "s2s", "outgoing_pools",
+    static let unsupportedSections = ["s2s", "outgoing_pools",
                                       "internal_databases", "services", "host_config"]
 
     func parse(configPath: String) throws -> ServerConfig {
@@ -16,8 +16,10 @@ struct ConfigParser {
         let daemon = try parseDaemon()
         let listeners = try ListenValidator(ctx: root.ctx).parse(root.table("listen"))
         let modules = try parseModules()
+        let accessControl = try AccessValidator(root: root).parse()
+        try checkRuleReferences(listeners, accessControl)
         return ServerConfig(configPath: configPath, general: general, auth: auth, xmppd: daemon, listeners: listeners,
-                            modules: modules)
+                            modules: modules, accessControl: accessControl)
     }
 
     private func checkTopLevelKeys() throws {
@@ -127,6 +129,34 @@ struct ConfigParser {
             if lines[prefix] == nil, let line = root.ctx.lines.line(for: prefix) { lines[prefix] = line }
             return ModuleConfig(name: name, options: section.entries.compactMapValues(ConfigValue.init),
                                 file: root.ctx.file, lines: lines)
+        }
+    }
+
+    /// Listener options that name access rules or shapers must name defined ones.
+    private func checkRuleReferences(_ listeners: [ListenerConfig], _ access: AccessControlConfig) throws {
+        func rule(_ listener: ListenerConfig, _ key: String, _ name: String) throws {
+            guard !access.hasRule(name) else { return }
+            let known = (AccessControlConfig.builtInRules + access.access.keys.sorted()).map(quoted).joined(separator: ", ")
+            throw root.ctx.error("\(listener.keyPath).\(key)", "access rule \(quoted(name)) is not defined in [access] (defined: \(known))")
+        }
+        func shaperRule(_ listener: ListenerConfig, _ key: String, _ name: String) throws {
+            if name == "none" { return }
+            try rule(listener, key, name)
+        }
+        for listener in listeners {
+            if let c2s = listener.c2s {
+                try rule(listener, "access", c2s.access)
+                try shaperRule(listener, "shaper", c2s.shaper)
+            }
+            if let s2s = listener.s2s { try shaperRule(listener, "shaper", s2s.shaper) }
+            if let service = listener.service {
+                try rule(listener, "access", service.access)
+                // Unlike c2s and s2s, the service listener names a shaper directly (spec).
+                if service.shaperRule != "none" && access.shapers[service.shaperRule] == nil {
+                    throw root.ctx.error("\(listener.keyPath).shaper_rule",
+                                         "shaper \(quoted(service.shaperRule)) is not defined in [shaper]")
+                }
+            }
         }
     }
 

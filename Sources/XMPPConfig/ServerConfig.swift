@@ -14,10 +14,13 @@ public struct ServerConfig: Codable, Equatable, Hashable, Sendable {
     public var listeners: [ListenerConfig]
     /// `[modules.*]` in file order; validated by the modules (ModuleCatalog.validate).
     public var modules: [ModuleConfig]
+    /// `[acl]`, `[access]`, `[shaper]`.
+    public var accessControl: AccessControlConfig
 
     public init(configPath: String, general: GeneralConfig, auth: AuthConfig, xmppd: DaemonConfig, listeners: [ListenerConfig],
-                modules: [ModuleConfig] = []) {
+                modules: [ModuleConfig] = [], accessControl: AccessControlConfig = AccessControlConfig()) {
         self.modules = modules
+        self.accessControl = accessControl
         self.configPath = configPath
         self.general = general
         self.auth = auth

@@ -158,7 +158,7 @@ final class DefaultsTests: XCTestCase {
     }
 
     func testJSONRoundTrip() throws {
-        let config = try parse(generalHeader + SpecExamples.all)
+        let config = try parse(generalHeader + SpecExamples.all + specAccessSections)
         let data = try JSONEncoder().encode(config)
         let decoded = try JSONDecoder().decode(ServerConfig.self, from: data)
         XCTAssertEqual(decoded, config)

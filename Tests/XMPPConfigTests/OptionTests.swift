@@ -90,7 +90,7 @@ final class OptionTests: XCTestCase {
           check_from = false
           hidden_components = true
           conflict_behaviour = "kick_old"
-        """)
+        """ + specAccessSections)
         XCTAssertEqual(config.listeners[0].s2s?.tls.cacertfile, "ca.pem")
         XCTAssertEqual(config.listeners[0].s2s?.tls.ciphers, "HIGH")
         let service = try XCTUnwrap(config.listeners[1].service)

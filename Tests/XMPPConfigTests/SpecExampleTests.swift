@@ -130,7 +130,7 @@ enum SpecExamples {
 
 final class SpecExampleTests: XCTestCase {
     func testC2SExample() throws {
-        let config = try parse(generalHeader + SpecExamples.c2s)
+        let config = try parse(generalHeader + SpecExamples.c2s + specAccessSections)
         XCTAssertEqual(config.listeners.count, 2)
         let first = config.listeners[0], second = config.listeners[1]
         XCTAssertEqual(first.port, 5222)
@@ -152,7 +152,7 @@ final class SpecExampleTests: XCTestCase {
     }
 
     func testS2SExample() throws {
-        let l = try parse(generalHeader + SpecExamples.s2s).listeners[0]
+        let l = try parse(generalHeader + SpecExamples.s2s + specAccessSections).listeners[0]
         XCTAssertEqual(l.type, .s2s)
         XCTAssertEqual(l.port, 5269)
         XCTAssertEqual(l.s2s?.shaper, "s2s_shaper")
@@ -164,7 +164,7 @@ final class SpecExampleTests: XCTestCase {
     }
 
     func testServiceExample() throws {
-        let l = try parse(generalHeader + SpecExamples.service).listeners[0]
+        let l = try parse(generalHeader + SpecExamples.service + specAccessSections).listeners[0]
         XCTAssertEqual(l.type, .service)
         XCTAssertEqual(l.port, 8888)
         XCTAssertEqual(l.ipAddress, "127.0.0.1")
@@ -236,7 +236,7 @@ final class SpecExampleTests: XCTestCase {
     }
 
     func testAllExamplesTogetherAreGroupedByType() throws {
-        let config = try parse(generalHeader + SpecExamples.all)
+        let config = try parse(generalHeader + SpecExamples.all + specAccessSections)
         XCTAssertEqual(config.listeners.map(\.keyPath), [
             "listen.c2s[1]", "listen.c2s[2]", "listen.s2s[1]", "listen.service[1]",
             "listen.http[1]", "listen.http[2]", "listen.http[3]",

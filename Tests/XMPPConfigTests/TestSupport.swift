@@ -35,3 +35,16 @@ func assertError(_ text: String, line expectedLine: Int?, keyPath: String, conta
         XCTAssertTrue(error.message.contains(fragment), "\(error) should contain \(fragment)", file: file, line: line)
     }
 }
+
+/// The [access] rules and [shaper] the spec's examples refer to ("needs to be defined
+/// in the access configuration section"); appended after an example, so its lines stay.
+let specAccessSections = """
+
+[access]
+  c2s = [{acl = "all", value = "allow"}]
+  c2s_shaper = [{acl = "all", value = "none"}]
+  s2s_shaper = [{acl = "all", value = "none"}]
+  component = [{acl = "all", value = "allow"}]
+[shaper]
+  fast = {max_rate = 50_000}
+"""

@@ -171,3 +171,39 @@ def test_stanza_before_auth_is_not_authorized(server):
     raw.open()
     raw.send("<message to='a@localhost'><body>x</body></message>")
     assert raw.stream_error() == "not-authorized"
+
+
+def test_access_rule_refuses_session(tmp_path):
+    from xmppd_harness import Server, free_port
+    port = free_port()
+    instance = Server(tmp_path, f"""
+[acl]
+  blocked = [{{user = "mallory"}}]
+[access]
+  c2s = [{{acl = "blocked", value = "deny"}}, {{acl = "all", value = "allow"}}]
+
+[[listen.c2s]]
+  port = {port}
+  ip_address = "127.0.0.1"
+  access = "c2s"
+""")
+    instance.start()
+    try:
+        instance.register("mallory", "secret")
+        instance.register("alice", "secret")
+        raw = RawStream(port)
+        raw.open()
+        raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                 + base64.b64encode(b"\0mallory\0secret").decode() + "</auth>")
+        raw.read_until(b"<success")
+        raw.received = b""
+        raw.open()
+        raw.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        reply = raw.read_until(b"</iq>")
+        # As MongooseIM: the bind is refused with <not-allowed/>.
+        assert "type='error'" in reply and "<not-allowed" in reply
+        raw.close()
+        alice = Client("alice@localhost/a", "secret", port).wait_session()
+        alice.close()
+    finally:
+        instance.stop()

@@ -15,6 +15,9 @@ public struct C2SEnvironment: Sendable {
     public var modules: ModuleRuntime
     public var stats: WorkerStats
     public var connections: ConnectionTracker
+    /// The listener's `access` rule and the rules it is evaluated with.
+    public var accessRule: String
+    public var access: AccessRules
     public var maxStanzaSize: Int?
     /// RFC 6120 leaves it to the server how long negotiation may take:
     /// MongooseIM's `c2s_state_timeout`.

@@ -164,6 +164,15 @@ extension C2SConnection {
             if let reply = StanzaErrors.reply(to: iq, condition: "bad-request", type: "modify") { send(reply) }
             return
         }
+        // The listener's `access` rule decides who may open a session. Like
+        // MongooseIM (mongoose_c2s.erl, verify_user_allowed), a denied user gets
+        // <not-allowed/> on the bind iq and may not go further.
+        guard env.access.allows(env.accessRule, local: full.local, domain: full.domain, resource: full.resource) else {
+            logger.info("\(full): session refused by access rule \(env.accessRule)")
+            env.stats.authFailed()
+            if let reply = StanzaErrors.reply(to: iq, condition: "not-allowed") { send(reply) }
+            return
+        }
         let session = SessionHandle(jid: full, eventLoop: context.eventLoop,
                                     deliver: { [weak self] stanza in self?.deliver(stanza) },
                                     terminate: { [weak self] condition in self?.failStream(condition) })

@@ -81,6 +81,8 @@ public final class ListenerWorker: @unchecked Sendable {
             modules: modules,
             stats: stats,
             connections: connections,
+            accessRule: listener.c2s?.access ?? "all",
+            access: AccessRules(config: config.accessControl, hosts: config.hosts),
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
             negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
