@@ -1,0 +1,1 @@
+// Helpers for the TLS tests (being written).
