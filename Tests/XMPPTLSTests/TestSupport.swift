@@ -1,1 +1,0 @@
-// Helpers for the TLS tests (being written).
