@@ -118,11 +118,18 @@ struct ContextSetup {
         }
         SSL_CTX_set_default_passwd_cb_userdata(ctx, password)
         if SSL_CTX_use_PrivateKey_file(ctx, keyPath, SSL_FILETYPE_PEM) != 1 {
-            throw TLSConfigurationError(.privateKey, "cannot load private key from \(keyOption) \(keyPath): \(OpenSSLErrors.drain())")
+            let text = OpenSSLErrors.drain()
+            // Loading already compares the key with the certificate (X509_check_private_key).
+            if text.contains("key values mismatch") { throw keyMismatch(keyOption, keyPath, certPath, text) }
+            throw TLSConfigurationError(.privateKey, "cannot load private key from \(keyOption) \(keyPath): \(text)")
         }
         if SSL_CTX_check_private_key(ctx) != 1 {
-            throw TLSConfigurationError(.keyMismatch, "private key in \(keyOption) \(keyPath) does not match the certificate in tls.certfile \(certPath): \(OpenSSLErrors.drain())")
+            throw keyMismatch(keyOption, keyPath, certPath, OpenSSLErrors.drain())
         }
+    }
+
+    func keyMismatch(_ keyOption: String, _ keyPath: String, _ certPath: String, _ text: String) -> TLSConfigurationError {
+        TLSConfigurationError(.keyMismatch, "private key in \(keyOption) \(keyPath) does not match the certificate in tls.certfile \(certPath): \(text)")
     }
 
     func caFile() throws {
