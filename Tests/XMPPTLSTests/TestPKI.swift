@@ -13,12 +13,13 @@ final class TestPKI {
     openssl req -x509 $ec -subj "/CN=Test CA" -days 30 -keyout ca.key -out ca.pem 2>/dev/null
     openssl req -x509 $ec -subj "/CN=Other CA" -days 30 -keyout other-ca.key -out other-ca.pem 2>/dev/null
     leaf() {
-      openssl req $ec -subj "$2" -keyout $1.key -out $1.csr 2>/dev/null
+      openssl req ${5:-$ec} -subj "$2" -keyout $1.key -out $1.csr 2>/dev/null
       printf "subjectAltName=%s\nbasicConstraints=CA:FALSE\n" "$3" > $1.ext
       openssl x509 -req -in $1.csr -CA $4.pem -CAkey $4.key -CAcreateserial -days 30 -extfile $1.ext -out $1.crt 2>/dev/null
       cat $1.crt $1.key > $1.pem
     }
     leaf server "/CN=localhost" "DNS:localhost,DNS:xmpp.localhost" ca
+    leaf rsa-server "/CN=localhost" "DNS:localhost" ca "-newkey rsa:2048 -nodes"
     leaf client "/CN=alice" "otherName:1.3.6.1.5.5.7.8.5;UTF8:alice@localhost,DNS:client.localhost" ca
     leaf revoked "/CN=mallory" "otherName:1.3.6.1.5.5.7.8.5;UTF8:mallory@localhost" ca
     leaf stranger "/CN=eve" "otherName:1.3.6.1.5.5.7.8.5;UTF8:eve@localhost" other-ca
