@@ -10,10 +10,14 @@ final class InboundRecorder: ChannelInboundHandler {
     var errors: [Error] = []
     var bytes: [UInt8] = []
     var reads = 0
+    var largestRead = 0
+    var chunks: [[UInt8]] = []
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         reads += 1
+        largestRead = max(largestRead, buffer.readableBytes)
+        chunks.append(Array(buffer.readableBytesView))
         bytes += buffer.readBytes(length: buffer.readableBytes)!
     }
 
