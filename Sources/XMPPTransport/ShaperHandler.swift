@@ -11,6 +11,12 @@
 // and issues it when the debt is paid. Bytes NIO delivers while paused (it may already
 // have a read in flight) are passed on and counted, pushing the pause further.
 //
+// Burst size: NIO reads up to `maxMessagesPerRead` (default 4) times the receive buffer
+// (adaptive, up to 64 KB) per read cycle, all of which is passed on and then paid for
+// with a longer pause. The long-term rate is exact; the largest burst is one read cycle.
+// For low rates (MongooseIM's "normal" shaper is 1000 B/s), configure listener channels
+// with a smaller `maxMessagesPerRead` / receive allocator to keep bursts small.
+//
 // Cost when not throttling: one clock read and a little arithmetic per channelRead, a
 // flag test per read(). No allocation, no timers.
 
@@ -46,8 +52,10 @@ public final class ShaperHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// event loop. A current pause is re-timed for the new rate.
     public func setMaxRate(_ rate: Int) {
         precondition(rate > 0, "maxRate must be positive")
-        if let context { context.eventLoop.preconditionInEventLoop() }
-        refill(now: context?.eventLoop.now ?? .now())
+        if let context {
+            context.eventLoop.preconditionInEventLoop()
+            refill(now: context.eventLoop.now)  // tokens earned so far, at the old rate
+        }
         maxRate = rate
         tokens = min(tokens, Double(rate))
         if pausedUntil != nil, let context {
