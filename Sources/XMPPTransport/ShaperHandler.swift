@@ -59,10 +59,14 @@ public final class ShaperHandler: ChannelDuplexHandler, RemovableChannelHandler 
         maxRate = rate
         tokens = min(tokens, Double(rate))
         if pausedUntil != nil, let context {
-            resumeTask?.cancel()
-            resumeTask = nil
-            pausedUntil = nil
-            updatePause(context: context, now: context.eventLoop.now)
+            // Re-time the pause: the remaining debt is paid at the new rate.
+            let now = context.eventLoop.now
+            endPause(now: now)
+            updatePause(context: context, now: now)
+            if pausedUntil == nil && readPending {
+                readPending = false
+                context.read()
+            }
         }
     }
 
@@ -104,11 +108,12 @@ public final class ShaperHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     public func read(context: ChannelHandlerContext) {
         if let until = pausedUntil {
-            if context.eventLoop.now < until {
+            let now = context.eventLoop.now
+            if now < until {
                 readPending = true
                 return
             }
-            endPause()
+            endPause(now: now)
         }
         context.read()
     }
@@ -153,16 +158,16 @@ public final class ShaperHandler: ChannelDuplexHandler, RemovableChannelHandler 
             schedule(context: context, at: until)
             return
         }
-        endPause()
+        endPause(now: now)
         if readPending {
             readPending = false
             context.read()
         }
     }
 
-    private func endPause() {
+    private func endPause(now: NIODeadline) {
         if let start = pauseStart, let until = pausedUntil {
-            totalPausedTime = totalPausedTime + (until - start)
+            totalPausedTime = totalPausedTime + (min(now, until) - start)
         }
         pausedUntil = nil
         pauseStart = nil

@@ -261,6 +261,28 @@ final class ProxyProtocolDecoderTests: XCTestCase {
         assertRejected(head, kind: .invalidV2, contains: "length 60000")
     }
 
+    func testV2LengthLimitBoundary() throws {
+        // 12 address bytes + a TLV filling up to exactly 4096 is accepted...
+        let tlv: [UInt8] = [0x05] + [UInt8((4096 - 15) >> 8), UInt8((4096 - 15) & 0xFF)] + Array(repeating: 1, count: 4096 - 15)
+        send(v2(0x21, 0x11, [10, 0, 0, 1, 10, 0, 0, 2, 0, 1, 0, 2] + tlv))
+        XCTAssertEqual(recorder.headers.count, 1)
+        XCTAssertEqual(recorder.headers.first?.source, try SocketAddress(ipAddress: "10.0.0.1", port: 1))
+        // ... one byte more is not.
+        setUp()
+        assertRejected(ProxyProtocolHeader.v2Signature + [0x21, 0x11, 0x10, 0x01], kind: .invalidV2, contains: "4097")
+    }
+
+    func testV2LengthLimitConfigurable() throws {
+        let recorder = InboundRecorder()
+        let channel = EmbeddedChannel(handlers: [ProxyProtocolDecoder(maxV2Length: 100), recorder])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        var buffer = channel.allocator.buffer(capacity: 16)
+        buffer.writeBytes(ProxyProtocolHeader.v2Signature + [0x21, 0x11, 0x00, 0x65])
+        _ = try? channel.writeInbound(buffer)
+        XCTAssertFalse(channel.isActive)
+        XCTAssertEqual((recorder.errors.first as? ProxyProtocolError)?.kind, .invalidV2)
+    }
+
     func testV2LengthTooShortForAddresses() {
         assertRejected(v2(0x21, 0x21, Array(repeating: 0, count: 12)), kind: .invalidV2, contains: "too short")
     }

@@ -171,6 +171,36 @@ final class ShaperHandlerTests: XCTestCase {
         XCTAssertEqual(shaper.maxRate, 1_000_000)
     }
 
+    func testRaisingTheRateWhilePausedShortensThePause() throws {
+        let (channel, shaper, _, socket) = try makeChannel(data: [], chunk: 1, rate: 100)
+        var buffer = channel.allocator.buffer(capacity: 1000)
+        buffer.writeBytes(payload(1000))
+        channel.pipeline.fireChannelRead(NIOAny(buffer))  // 900 bytes of debt: 9 s at 100 B/s
+        channel.read()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(8))
+        XCTAssertEqual(socket.readCalls, 0)
+        shaper.setMaxRate(1_000_000)  // the last 100 bytes of debt now take 100 µs
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        XCTAssertEqual(socket.readCalls, 1)
+        let paused = shaper.totalPausedTime
+        XCTAssertGreaterThanOrEqual(paused, .seconds(8))
+        XCTAssertLessThan(paused, .milliseconds(8001))
+    }
+
+    func testLoweringTheRateWhilePausedLengthensThePause() throws {
+        let (channel, shaper, _, socket) = try makeChannel(data: [], chunk: 1, rate: 1000)
+        var buffer = channel.allocator.buffer(capacity: 3000)
+        buffer.writeBytes(payload(3000))
+        channel.pipeline.fireChannelRead(NIOAny(buffer))  // 2000 bytes of debt: 2 s
+        channel.read()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        shaper.setMaxRate(100)  // the remaining 1000 bytes take 10 s
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        XCTAssertEqual(socket.readCalls, 0)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        XCTAssertEqual(socket.readCalls, 1)
+    }
+
     func testRemovalReleasesAHeldRead() throws {
         let (channel, shaper, _, socket) = try makeChannel(data: [], chunk: 1, rate: 100)
         var buffer = channel.allocator.buffer(capacity: 1000)
