@@ -126,7 +126,7 @@ final class ShaperHandlerTests: XCTestCase {
         for i in 0..<200 {
             var buffer = channel.allocator.buffer(capacity: 500)
             buffer.writeBytes(payload(500))
-            channel.pipeline.fireChannelRead(NIOAny(buffer))
+            channel.pipeline.fireChannelRead(buffer)
             channel.pipeline.fireChannelReadComplete()
             channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
             XCTAssertEqual(collector.bytes.count, (i + 1) * 500)
@@ -140,7 +140,7 @@ final class ShaperHandlerTests: XCTestCase {
         func push(_ n: Int) {
             var buffer = channel.allocator.buffer(capacity: n)
             buffer.writeBytes(payload(n))
-            channel.pipeline.fireChannelRead(NIOAny(buffer))
+            channel.pipeline.fireChannelRead(buffer)
         }
         push(3000)  // 1000 of burst, 2000 in debt: paused for 2 s
         XCTAssertEqual(collector.bytes.count, 3000)
@@ -175,7 +175,7 @@ final class ShaperHandlerTests: XCTestCase {
         let (channel, shaper, _, socket) = try makeChannel(data: [], chunk: 1, rate: 100)
         var buffer = channel.allocator.buffer(capacity: 1000)
         buffer.writeBytes(payload(1000))
-        channel.pipeline.fireChannelRead(NIOAny(buffer))  // 900 bytes of debt: 9 s at 100 B/s
+        channel.pipeline.fireChannelRead(buffer)  // 900 bytes of debt: 9 s at 100 B/s
         channel.read()
         channel.embeddedEventLoop.advanceTime(by: .seconds(8))
         XCTAssertEqual(socket.readCalls, 0)
@@ -191,7 +191,7 @@ final class ShaperHandlerTests: XCTestCase {
         let (channel, shaper, _, socket) = try makeChannel(data: [], chunk: 1, rate: 1000)
         var buffer = channel.allocator.buffer(capacity: 3000)
         buffer.writeBytes(payload(3000))
-        channel.pipeline.fireChannelRead(NIOAny(buffer))  // 2000 bytes of debt: 2 s
+        channel.pipeline.fireChannelRead(buffer)  // 2000 bytes of debt: 2 s
         channel.read()
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         shaper.setMaxRate(100)  // the remaining 1000 bytes take 10 s
@@ -205,7 +205,7 @@ final class ShaperHandlerTests: XCTestCase {
         let (channel, shaper, _, socket) = try makeChannel(data: [], chunk: 1, rate: 100)
         var buffer = channel.allocator.buffer(capacity: 1000)
         buffer.writeBytes(payload(1000))
-        channel.pipeline.fireChannelRead(NIOAny(buffer))
+        channel.pipeline.fireChannelRead(buffer)
         channel.read()
         XCTAssertEqual(socket.readCalls, 0)
         try channel.pipeline.syncOperations.removeHandler(shaper).wait()

@@ -139,6 +139,10 @@ final class ZlibCompressionHandlerTests: XCTestCase {
         XCTAssertEqual(server.recorder.bytes.count, 0)
         XCTAssertEqual(server.recorder.errors.count, 1)
         XCTAssertEqual(server.handler.zlibMemoryInUse, 0, "the inflater is released after the error")
+        // The stream error still goes out compressed, as XEP-0138 requires.
+        let streamError = "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+        attacker.receive(try server.send(streamError))
+        XCTAssertEqual(String(decoding: attacker.recorder.bytes, as: UTF8.self), streamError)
     }
 
     func testBombInSmallReadsIsCutToo() throws {
