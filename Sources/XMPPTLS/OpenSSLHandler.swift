@@ -1,0 +1,268 @@
+import COpenSSL
+import NIOCore
+
+/// TLS for one connection: an SSL* between two memory BIOs. Ciphertext from the network is
+/// written into `networkIn`; OpenSSL's output is drained from `networkOut` and written to the
+/// channel. Plaintext goes up as ByteBuffers; plaintext writes come back encrypted.
+///
+/// STARTTLS: add it at the front of the pipeline right after `<proceed/>` was written (the
+/// client sends nothing until it has read `<proceed/>`). Direct TLS: add it in the initializer.
+/// Fires `TLSHandshakeCompleted` on success, `TLSError.handshakeFailed(reason)` then close on failure.
+public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    enum State { case idle, handshaking, active, closed }
+
+    private let tlsContext: TLSContext
+    private let ssl: OpaquePointer
+    private let networkIn: OpaquePointer
+    private let networkOut: OpaquePointer
+    private let isServer: Bool
+    private var state = State.idle
+    /// Writes made before the handshake finished; sent, in order, once it has.
+    private var bufferedWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var flushRequested = false
+    private var closeNotifySent = false
+    /// Set when the handshake completes; also the last event fired.
+    public private(set) var handshakeCompleted: TLSHandshakeCompleted?
+
+    /// Largest plaintext OpenSSL returns per SSL_read (one record).
+    private static let recordSize = 16_384
+
+    /// - Parameters:
+    ///   - context: a server context gives a server-side handler, a client context a client.
+    ///   - serverHostname: client side: sent as SNI, and checked against the certificate when
+    ///     the context verifies the peer.
+    public init(context: TLSContext, serverHostname: String? = nil) {
+        tlsContext = context
+        isServer = context.configuration.role == .server
+        // SSL_new / BIO_new only fail on allocation failure.
+        ssl = SSL_new(context.ctx)!
+        networkIn = BIO_new(BIO_s_mem())!
+        networkOut = BIO_new(BIO_s_mem())!
+        SSL_set_bio(ssl, networkIn, networkOut)   // ssl owns both BIOs now
+        if isServer {
+            SSL_set_accept_state(ssl)
+        } else {
+            SSL_set_connect_state(ssl)
+            if let host = serverHostname {
+                _ = host.withCString { SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: $0)) }
+                if context.configuration.verification != .none { _ = SSL_set1_host(ssl, host) }
+            }
+        }
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// RFC 9266 tls-exporter of this connection, nil before the handshake.
+    public func tlsExporter() -> [UInt8]? { state == .active ? ConnectionInfo.tlsExporter(ssl) : nil }
+
+    /// RFC 5929 tls-server-end-point of this connection, nil before the handshake.
+    public func tlsServerEndPoint() -> [UInt8]? {
+        state == .active ? ConnectionInfo.tlsServerEndPoint(ssl, isServer: isServer) : nil
+    }
+
+    // MARK: lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startHandshake(context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        failBufferedWrites(ChannelError.ioOnClosedChannel)
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        startHandshake(context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        let wasHandshaking = state == .handshaking || state == .idle
+        state = .closed
+        failBufferedWrites(ChannelError.ioOnClosedChannel)
+        if wasHandshaking && handshakeCompleted == nil { context.fireErrorCaught(TLSError.closedDuringHandshake) }
+        context.fireChannelInactive()
+    }
+
+    private func startHandshake(_ context: ChannelHandlerContext) {
+        guard state == .idle else { return }
+        state = .handshaking
+        doHandshake(context)   // a client sends its ClientHello now
+    }
+
+    // MARK: inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard state != .closed else { return }
+        // A memory BIO grows as needed: this write takes everything.
+        _ = buffer.withUnsafeReadableBytes { BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
+        if state == .idle { state = .handshaking }
+        if state == .handshaking { doHandshake(context) }
+        // The handshake's last flight may carry application data right behind it.
+        if state == .active { readPlaintext(context) }
+    }
+
+    private func doHandshake(_ context: ChannelHandlerContext) {
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 {
+            state = .active
+            writeNetworkOutput(context, flush: true)
+            let info = ConnectionInfo.handshakeCompleted(ssl, isServer: isServer)
+            handshakeCompleted = info
+            context.fireUserInboundEventTriggered(info)
+            sendBufferedWrites(context)
+            return
+        }
+        switch SSL_get_error(ssl, rc) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            OpenSSLErrors.clear()
+            writeNetworkOutput(context, flush: true)
+        default:
+            let reason = OpenSSLErrors.drainReasons() ?? verifyFailureText() ?? "unexpected end of data"
+            // Send our alert so the peer learns why, then give up.
+            writeNetworkOutput(context, flush: true)
+            state = .closed
+            failBufferedWrites(TLSError.handshakeFailed(reason))
+            context.fireErrorCaught(TLSError.handshakeFailed(reason))
+            context.close(promise: nil)
+        }
+    }
+
+    private func verifyFailureText() -> String? {
+        let result = SSL_get_verify_result(ssl)
+        return result == X509_V_OK ? nil : String(cString: X509_verify_cert_error_string(result))
+    }
+
+    /// Decrypts everything OpenSSL can into one buffer and passes it on: one allocation and one
+    /// fireChannelRead per network read, however many records it held.
+    private func readPlaintext(_ context: ChannelHandlerContext) {
+        let pending = BIO_ctrl_pending(networkIn)
+        var plaintext = context.channel.allocator.buffer(capacity: max(Self.recordSize, Int(pending)))
+        var outcome: Int32 = SSL_ERROR_NONE
+        while true {
+            var rc: Int32 = 0
+            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.recordSize) { ptr in
+                rc = SSL_read(ssl, ptr.baseAddress, Int32(min(ptr.count, Int(Int32.max))))
+                return max(Int(rc), 0)
+            }
+            if rc <= 0 { outcome = SSL_get_error(ssl, rc); break }
+        }
+        if plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
+        switch outcome {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            OpenSSLErrors.clear()
+            // TLS 1.3 session tickets or key-update replies may be waiting.
+            writeNetworkOutput(context, flush: true)
+        case SSL_ERROR_ZERO_RETURN:
+            // The peer sent close_notify: answer it and close (XMPP has no use for a
+            // half-open TLS stream; the stream end was already sent or never will be).
+            sendCloseNotify(context)
+            state = .closed
+            context.close(promise: nil)
+        default:
+            let reason = OpenSSLErrors.drainReasons() ?? "unexpected end of data"
+            writeNetworkOutput(context, flush: true)
+            state = .closed
+            context.fireErrorCaught(TLSError.protocolError(reason))
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: outbound
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        switch state {
+        case .idle, .handshaking: bufferedWrites.append((buffer, promise))
+        case .active: encryptAndWrite(context, buffer, promise: promise)
+        case .closed: promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .idle, .handshaking: flushRequested = true
+        case .active, .closed: context.flush()
+        }
+    }
+
+    /// The promise completes when the ciphertext write does, so NIO's writability and the
+    /// caller's back-pressure see the real socket.
+    private func encryptAndWrite(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        var buffer = buffer
+        while buffer.readableBytes > 0 {
+            let written = buffer.withUnsafeReadableBytes { ptr in
+                SSL_write(ssl, ptr.baseAddress, Int32(min(ptr.count, Int(Int32.max))))
+            }
+            if written <= 0 {
+                let reason = OpenSSLErrors.drainReasons() ?? "write failed"
+                promise?.fail(TLSError.protocolError(reason))
+                context.fireErrorCaught(TLSError.protocolError(reason))
+                return
+            }
+            buffer.moveReaderIndex(forwardBy: Int(written))
+        }
+        let ciphertext = drainNetworkOutput(context) ?? context.channel.allocator.buffer(capacity: 0)
+        context.write(wrapOutboundOut(ciphertext), promise: promise)
+    }
+
+    private func sendBufferedWrites(_ context: ChannelHandlerContext) {
+        let writes = bufferedWrites
+        bufferedWrites = []
+        for (buffer, promise) in writes { encryptAndWrite(context, buffer, promise: promise) }
+        if flushRequested { flushRequested = false; context.flush() }
+    }
+
+    private func failBufferedWrites(_ error: Error) {
+        let writes = bufferedWrites
+        bufferedWrites = []
+        for (_, promise) in writes { promise?.fail(error) }
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch mode {
+        case .input:
+            context.close(mode: .input, promise: promise)
+        case .output:
+            // Half-close: our close_notify ends the TLS stream in this direction only.
+            sendCloseNotify(context)
+            context.close(mode: .output, promise: promise)
+        case .all:
+            sendCloseNotify(context)
+            if state != .active { failBufferedWrites(ChannelError.ioOnClosedChannel) }
+            state = .closed
+            context.close(mode: .all, promise: promise)
+        }
+    }
+
+    private func sendCloseNotify(_ context: ChannelHandlerContext) {
+        guard state == .active, !closeNotifySent else { return }
+        closeNotifySent = true
+        _ = SSL_shutdown(ssl)   // 0 = sent, peer's not yet seen: we do not wait for it
+        OpenSSLErrors.clear()
+        writeNetworkOutput(context, flush: true)
+    }
+
+    // MARK: network output
+
+    private func drainNetworkOutput(_ context: ChannelHandlerContext) -> ByteBuffer? {
+        let pending = Int(BIO_ctrl_pending(networkOut))
+        guard pending > 0 else { return nil }
+        var out = context.channel.allocator.buffer(capacity: pending)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { ptr in
+            Int(max(BIO_read(networkOut, ptr.baseAddress, Int32(pending)), 0))
+        }
+        return out
+    }
+
+    private func writeNetworkOutput(_ context: ChannelHandlerContext, flush: Bool) {
+        guard let out = drainNetworkOutput(context) else { return }
+        context.write(wrapOutboundOut(out), promise: nil)
+        if flush { context.flush() }
+    }
+}

@@ -1,1 +1,0 @@
-// XMPPTLS: TLS for NIO pipelines on the system OpenSSL (files being written).

@@ -1,1 +1,0 @@
-// XMPPTransport: zlib, PROXY protocol and shaper handlers (files being written).

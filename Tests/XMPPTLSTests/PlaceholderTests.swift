@@ -1,3 +1,0 @@
-import XCTest
-@testable import XMPPTLS
-final class XMPPTLSPlaceholderTests: XCTestCase { func testBuilds() {} }

@@ -1,3 +1,0 @@
-import XCTest
-@testable import XMPPTransport
-final class XMPPTransportPlaceholderTests: XCTestCase { func testBuilds() {} }
