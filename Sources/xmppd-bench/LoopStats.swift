@@ -1,0 +1,67 @@
+import NIOCore
+
+/// Counters of one event loop. Only that loop's thread touches them while the bench
+/// runs; the coordinator reads them through `loop.submit`, so no locks on the hot path.
+final class LoopStats: @unchecked Sendable {
+    let loop: EventLoop
+    var sent = 0
+    var received = 0
+    /// Messages that came back as type='error' (bounced by the server).
+    var bounced = 0
+    /// Sessions that ended while the bench still needed them.
+    var disconnects = 0
+    var firstSend: Int64 = .max
+    var lastReceive: Int64 = 0
+    /// Latencies of received messages, in nanoseconds.
+    var latencies: [Int64] = []
+    /// True between a channel's channelRead and its channelReadComplete on this loop.
+    var inRead = false
+    /// Connections that wrote during the current read and flush at its end.
+    var pendingFlush: [BenchConnection] = []
+
+    init(loop: EventLoop) {
+        self.loop = loop
+        latencies.reserveCapacity(1 << 16)
+    }
+
+    struct Snapshot: Sendable {
+        var sent = 0, received = 0, bounced = 0, disconnects = 0
+        var firstSend: Int64 = .max, lastReceive: Int64 = 0
+
+        static func + (a: Snapshot, b: Snapshot) -> Snapshot {
+            Snapshot(sent: a.sent + b.sent, received: a.received + b.received, bounced: a.bounced + b.bounced,
+                     disconnects: a.disconnects + b.disconnects,
+                     firstSend: min(a.firstSend, b.firstSend), lastReceive: max(a.lastReceive, b.lastReceive))
+        }
+    }
+
+    var snapshot: Snapshot {
+        Snapshot(sent: sent, received: received, bounced: bounced, disconnects: disconnects,
+                 firstSend: firstSend, lastReceive: lastReceive)
+    }
+}
+
+/// One `LoopStats` per event loop of the group.
+final class StatsRegistry: @unchecked Sendable {
+    let all: [LoopStats]
+    private let byLoop: [ObjectIdentifier: LoopStats]
+
+    init(group: EventLoopGroup) {
+        var all: [LoopStats] = []
+        for loop in group.makeIterator() { all.append(LoopStats(loop: loop)) }
+        self.all = all
+        byLoop = Dictionary(uniqueKeysWithValues: all.map { (ObjectIdentifier($0.loop), $0) })
+    }
+
+    func stats(for loop: EventLoop) -> LoopStats { byLoop[ObjectIdentifier(loop)]! }
+
+    /// Totals over all loops, read on each loop's own thread.
+    func snapshot() throws -> LoopStats.Snapshot {
+        try all.map { s in try s.loop.submit { s.snapshot }.wait() }.reduce(LoopStats.Snapshot(), +)
+    }
+
+    /// Every latency recorded, in nanoseconds.
+    func latencies() throws -> [Int64] {
+        try all.flatMap { s in try s.loop.submit { s.latencies }.wait() }
+    }
+}

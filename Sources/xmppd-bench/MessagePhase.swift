@@ -1,0 +1,46 @@
+import Foundation
+import NIOCore
+
+/// Closed-loop chat: user i sends to user (i+1) mod N, keeping `window` messages in flight,
+/// until `duration` passes or `total` messages were sent; then waits for the rest to arrive.
+struct MessagePhase {
+    let connections: [BenchConnection]
+    let registry: StatsRegistry
+    let window: Int
+    let duration: Double
+    /// 0: no limit but the duration.
+    let total: Int
+    let drainTimeout: Double
+
+    struct Result {
+        var totals: LoopStats.Snapshot
+        var latencies: [Int64]
+        var drained: Bool
+    }
+
+    func run() throws -> Result {
+        let n = connections.count
+        let plan = MessagePlan(deadline: monotonicNanos() + Int64(duration * 1e9), window: window)
+        for (i, c) in connections.enumerated() {
+            let quota = total > 0 ? total / n + (i < total % n ? 1 : 0) : Int.max
+            c.loop.execute { c.startSending(plan: plan, quota: quota, to: (i + 1) % n) }
+        }
+        // Sending phase: until the deadline, or until a message budget is used up.
+        while monotonicNanos() < plan.deadline {
+            usleep(100_000)
+            if total > 0 {
+                let s = try registry.snapshot()
+                if s.sent >= total && s.received + s.bounced >= s.sent { break }
+            }
+        }
+        // Drain: every message sent must arrive (or bounce) within the drain timeout.
+        let drainDeadline = monotonicNanos() + Int64(drainTimeout * 1e9)
+        var totals = try registry.snapshot()
+        while totals.received + totals.bounced < totals.sent && monotonicNanos() < drainDeadline {
+            usleep(20_000)
+            totals = try registry.snapshot()
+        }
+        return Result(totals: totals, latencies: try registry.latencies(),
+                      drained: totals.received + totals.bounced >= totals.sent)
+    }
+}
