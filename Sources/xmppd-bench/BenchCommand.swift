@@ -123,6 +123,8 @@ struct BenchCommand: ParsableCommand {
             m.maxMs = sorted.last.map { Double($0) / 1e6 } ?? 0
             m.serverCPUUsPerMessage = m.received > 0 ? (cpu3 - cpu2) * 1000 / Double(m.received) : 0
             m.benchCPUUsPerMessage = m.received > 0 ? Double(own3 - own2) / 1e3 / Double(m.received) : 0
+            m.perSecondReceived = result.timeline.map(\.received)
+            m.perSecondMaxMs = result.timeline.map(\.maxMs)
             figures.messages = m
         }
 

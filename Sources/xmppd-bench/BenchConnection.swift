@@ -236,9 +236,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
               let sender = Int(body[..<space]),
               let sentAt = Int64(body[body.index(after: space)...]) else { return }
         let now = monotonicNanos()
-        stats.received += 1
-        stats.lastReceive = now
-        stats.latencies.append(now - sentAt)
+        stats.record(latency: now - sentAt, at: now)
         guard let from = peers.connection(sender) else { return }
         if from.loop === loop {
             from.acknowledged()

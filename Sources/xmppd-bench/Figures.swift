@@ -28,6 +28,9 @@ struct Figures: Codable {
         var benchCPUUsPerMessage = 0.0
         var window = 0
         var disconnects = 0
+        /// Per second of the phase: messages received, and the worst latency among them.
+        var perSecondReceived: [Int] = []
+        var perSecondMaxMs: [Double] = []
     }
 
     var users = 0
@@ -61,6 +64,10 @@ struct Figures: Codable {
             out += "\n"
         } else {
             out += "messages: not run (logins failed)\n"
+        }
+        if let m = messages, !m.perSecondReceived.isEmpty {
+            out += "timeline: " + zip(m.perSecondReceived, m.perSecondMaxMs).map { "\($0)/\(f($1, 0))ms" }
+                .joined(separator: " ") + "  (msgs received / worst latency, per second)\n"
         }
         out += "bench:    own CPU \(f(logins.benchCPUMsPerLogin, 2)) ms/login"
         if let m = messages { out += ", \(f(m.benchCPUUsPerMessage)) us/msg (window \(m.window) per sender)" }

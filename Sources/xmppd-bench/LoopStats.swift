@@ -14,6 +14,10 @@ final class LoopStats: @unchecked Sendable {
     var lastReceive: Int64 = 0
     /// Latencies of received messages, in nanoseconds.
     var latencies: [Int64] = []
+    /// Per second of the message phase: messages received and their worst latency (ns).
+    var timelineStart: Int64 = 0
+    var perSecondReceived: [Int] = []
+    var perSecondMax: [Int64] = []
     /// True between a channel's channelRead and its channelReadComplete on this loop.
     var inRead = false
     /// Connections that wrote during the current read and flush at its end.
@@ -32,6 +36,20 @@ final class LoopStats: @unchecked Sendable {
             Snapshot(sent: a.sent + b.sent, received: a.received + b.received, bounced: a.bounced + b.bounced,
                      disconnects: a.disconnects + b.disconnects,
                      firstSend: min(a.firstSend, b.firstSend), lastReceive: max(a.lastReceive, b.lastReceive))
+        }
+    }
+
+    /// Records one received message.
+    @inline(__always)
+    func record(latency: Int64, at now: Int64) {
+        received += 1
+        lastReceive = now
+        latencies.append(latency)
+        let second = Int((now - timelineStart) / 1_000_000_000)
+        if second >= 0 {
+            while perSecondReceived.count <= second { perSecondReceived.append(0); perSecondMax.append(0) }
+            perSecondReceived[second] += 1
+            if latency > perSecondMax[second] { perSecondMax[second] = latency }
         }
     }
 
@@ -58,6 +76,21 @@ final class StatsRegistry: @unchecked Sendable {
     /// Totals over all loops, read on each loop's own thread.
     func snapshot() throws -> LoopStats.Snapshot {
         try all.map { s in try s.loop.submit { s.snapshot }.wait() }.reduce(LoopStats.Snapshot(), +)
+    }
+
+    /// Per second of the message phase: messages received and worst latency in ms.
+    func timeline() throws -> [(received: Int, maxMs: Double)] {
+        let parts = try all.map { s in try s.loop.submit { (s.perSecondReceived, s.perSecondMax) }.wait() }
+        var received: [Int] = []
+        var worst: [Int64] = []
+        for (counts, maxima) in parts {
+            for t in counts.indices {
+                if received.count <= t { received.append(0); worst.append(0) }
+                received[t] += counts[t]
+                worst[t] = max(worst[t], maxima[t])
+            }
+        }
+        return zip(received, worst).map { (received: $0, maxMs: Double($1) / 1e6) }
     }
 
     /// Every latency recorded, in nanoseconds.

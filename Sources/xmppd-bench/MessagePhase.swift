@@ -16,11 +16,14 @@ struct MessagePhase {
         var totals: LoopStats.Snapshot
         var latencies: [Int64]
         var drained: Bool
+        var timeline: [(received: Int, maxMs: Double)]
     }
 
     func run() throws -> Result {
         let n = connections.count
-        let plan = MessagePlan(deadline: monotonicNanos() + Int64(duration * 1e9), window: window)
+        let start = monotonicNanos()
+        let plan = MessagePlan(deadline: start + Int64(duration * 1e9), window: window)
+        for s in registry.all { try s.loop.submit { s.timelineStart = start }.wait() }
         for (i, c) in connections.enumerated() {
             let quota = total > 0 ? total / n + (i < total % n ? 1 : 0) : Int.max
             c.loop.execute { c.startSending(plan: plan, quota: quota, to: (i + 1) % n) }
@@ -41,6 +44,6 @@ struct MessagePhase {
             totals = try registry.snapshot()
         }
         return Result(totals: totals, latencies: try registry.latencies(),
-                      drained: totals.received + totals.bounced >= totals.sent)
+                      drained: totals.received + totals.bounced >= totals.sent, timeline: try registry.timeline())
     }
 }
