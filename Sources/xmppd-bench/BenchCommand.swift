@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Creates accounts bench0..bench<N-1> in the server's database, logs N clients in \
             (SCRAM-SHA-256, bind, presence), measures idle memory of the c2s worker, then runs \
-            a closed loop of chat messages from user i to user (i+1) mod N. Exits 1 when a login \
+            a closed loop of chat messages from user i to user (i+1) mod N (see --peer-offset). Exits 1 when a login \
             failed or a message was lost.
             """)
 
@@ -33,6 +33,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Stop after this many messages in all (0: only the duration bounds the run).")
     var messages = 0
 
+    @Option(help: "User i sends to user (i + offset) mod N.")
+    var peerOffset = 1
+
     @Option(help: "Seconds to wait for messages still in flight at the end.")
     var drainTimeout = 10.0
 
@@ -47,6 +50,7 @@ struct BenchCommand: ParsableCommand {
         guard concurrency >= 1, window >= 1, threads >= 1 else {
             throw ValidationError("--concurrency, --window and --threads must be positive")
         }
+        guard peerOffset >= 1, peerOffset % users != 0 else { throw ValidationError("--peer-offset must be positive and not a multiple of --users") }
         guard duration > 0, messages >= 0, drainTimeout >= 0 else {
             throw ValidationError("--duration must be positive, --messages and --drain-timeout not negative")
         }
@@ -101,10 +105,11 @@ struct BenchCommand: ParsableCommand {
         // Messages, only when every user is online (user i's peer must exist).
         if logins.failures.isEmpty {
             peers.set(logins.connections)
-            progress("messages for \(duration) s\(messages > 0 ? " or \(messages) messages" : ""), window \(window)")
+            progress("messages i -> i+\(peerOffset) for \(duration) s\(messages > 0 ? " or \(messages) messages" : ""), window \(window)")
             let cpu2 = try worker.cpuMilliseconds(), own2 = ownCPUNanos()
             let result = try MessagePhase(connections: connections, registry: registry, window: window,
-                                          duration: duration, total: messages, drainTimeout: drainTimeout).run()
+                                          duration: duration, total: messages, drainTimeout: drainTimeout,
+                                          peerOffset: peerOffset).run()
             let cpu3 = try worker.cpuMilliseconds(), own3 = ownCPUNanos()
             let totals = result.totals
             var m = Figures.Messages()
@@ -125,6 +130,9 @@ struct BenchCommand: ParsableCommand {
             m.benchCPUUsPerMessage = m.received > 0 ? Double(own3 - own2) / 1e3 / Double(m.received) : 0
             m.perSecondReceived = result.timeline.map(\.received)
             m.perSecondMaxMs = result.timeline.map(\.maxMs)
+            m.perSessionMin = result.perSession.first ?? 0
+            m.perSessionMedian = result.perSession.isEmpty ? 0 : result.perSession[result.perSession.count / 2]
+            m.perSessionMax = result.perSession.last ?? 0
             figures.messages = m
         }
 

@@ -42,6 +42,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private var messagePrefix: [UInt8] = []
     private static let messageSuffix = Array("</body></message>".utf8)
     private var flushQueued = false
+    /// Messages this session received (for the fairness figure).
+    private(set) var receivedCount = 0
 
     static let resource = "r"
 
@@ -237,6 +239,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
               let sentAt = Int64(body[body.index(after: space)...]) else { return }
         let now = monotonicNanos()
         stats.record(latency: now - sentAt, at: now)
+        receivedCount += 1
         guard let from = peers.connection(sender) else { return }
         if from.loop === loop {
             from.acknowledged()

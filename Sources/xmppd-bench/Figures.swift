@@ -31,6 +31,8 @@ struct Figures: Codable {
         /// Per second of the phase: messages received, and the worst latency among them.
         var perSecondReceived: [Int] = []
         var perSecondMaxMs: [Double] = []
+        /// Messages received per session: fewest, median, most (unequal shares mean starved sessions).
+        var perSessionMin = 0, perSessionMedian = 0, perSessionMax = 0
     }
 
     var users = 0
@@ -64,6 +66,9 @@ struct Figures: Codable {
             out += "\n"
         } else {
             out += "messages: not run (logins failed)\n"
+        }
+        if let m = messages {
+            out += "fairness: messages received per session: min \(m.perSessionMin), median \(m.perSessionMedian), max \(m.perSessionMax)\n"
         }
         if let m = messages, !m.perSecondReceived.isEmpty {
             out += "timeline: " + zip(m.perSecondReceived, m.perSecondMaxMs).map { "\($0)/\(f($1, 0))ms" }

@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 
-/// Closed-loop chat: user i sends to user (i+1) mod N, keeping `window` messages in flight,
+/// Closed-loop chat: user i sends to user (i+peerOffset) mod N (default 1), keeping `window` messages in flight,
 /// until `duration` passes or `total` messages were sent; then waits for the rest to arrive.
 struct MessagePhase {
     let connections: [BenchConnection]
@@ -11,12 +11,16 @@ struct MessagePhase {
     /// 0: no limit but the duration.
     let total: Int
     let drainTimeout: Double
+    /// User i sends to user (i + peerOffset) mod N.
+    let peerOffset: Int
 
     struct Result {
         var totals: LoopStats.Snapshot
         var latencies: [Int64]
         var drained: Bool
         var timeline: [(received: Int, maxMs: Double)]
+        /// Messages received per session, ascending.
+        var perSession: [Int]
     }
 
     func run() throws -> Result {
@@ -26,7 +30,7 @@ struct MessagePhase {
         for s in registry.all { try s.loop.submit { s.timelineStart = start }.wait() }
         for (i, c) in connections.enumerated() {
             let quota = total > 0 ? total / n + (i < total % n ? 1 : 0) : Int.max
-            c.loop.execute { c.startSending(plan: plan, quota: quota, to: (i + 1) % n) }
+            c.loop.execute { c.startSending(plan: plan, quota: quota, to: (i + peerOffset) % n) }
         }
         // Sending phase: until the deadline, or until a message budget is used up.
         while monotonicNanos() < plan.deadline {
@@ -44,6 +48,7 @@ struct MessagePhase {
             totals = try registry.snapshot()
         }
         return Result(totals: totals, latencies: try registry.latencies(),
-                      drained: totals.received + totals.bounced >= totals.sent, timeline: try registry.timeline())
+                      drained: totals.received + totals.bounced >= totals.sent, timeline: try registry.timeline(),
+                      perSession: try connections.map { c in try c.loop.submit { c.receivedCount }.wait() }.sorted())
     }
 }
