@@ -64,7 +64,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         loginTimeout = context.eventLoop.scheduleTask(in: .seconds(30)) { [weak self] in
-            self?.loginFailed("login timed out in phase \(self.map { "\($0.phase)" } ?? "?")")
+            self?.fail("login timed out in phase \(self.map { "\($0.phase)" } ?? "?")")
         }
         openStream()
         phase = .awaitingFeatures
