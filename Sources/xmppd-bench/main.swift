@@ -1,1 +1,2 @@
-print("xmppd-bench: being written")
+// xmppd-bench: load generator for a running xmppd (see BenchCommand.swift, scripts/bench).
+BenchCommand.main()

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import XMPPSASL
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xmppd-bench",
+        abstract: "Load generator for a running xmppd: logins, idle sessions and chat messages over plaintext c2s.",
+        discussion: """
+            Creates accounts bench0..bench<N-1> in the server's database, logs N clients in \
+            (SCRAM-SHA-256, bind, presence), measures idle memory of the c2s worker, then runs \
+            a closed loop of chat messages from user i to user (i+1) mod N (see --peer-offset). Exits 1 when a login \
+            failed or a message was lost.
+            """)
+
+    @Option(name: .shortAndLong, help: "Config file of the running server.")
+    var config: String
+
+    @Option(name: [.customShort("n"), .long], help: "Number of users and sessions.")
+    var users = 500
+
+    @Option(help: "Logins negotiating at the same time.")
+    var concurrency = 50
+
+    @Option(name: .shortAndLong, help: "Messages in flight per sender.")
+    var window = 4
+
+    @Option(name: .shortAndLong, help: "Seconds of message traffic.")
+    var duration = 10.0
+
+    @Option(name: .shortAndLong, help: "Stop after this many messages in all (0: only the duration bounds the run).")
+    var messages = 0
+
+    @Option(help: "User i sends to user (i + offset) mod N.")
+    var peerOffset = 1
+
+    @Option(help: "Seconds to wait for messages still in flight at the end.")
+    var drainTimeout = 10.0
+
+    @Option(help: "Event loop threads of the load generator.")
+    var threads = 2
+
+    @Flag(help: "Print the figures as JSON instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard users >= 2 else { throw ValidationError("--users must be at least 2") }
+        guard concurrency >= 1, window >= 1, threads >= 1 else {
+            throw ValidationError("--concurrency, --window and --threads must be positive")
+        }
+        guard peerOffset >= 1, peerOffset % users != 0 else { throw ValidationError("--peer-offset must be positive and not a multiple of --users") }
+        guard duration > 0, messages >= 0, drainTimeout >= 0 else {
+            throw ValidationError("--duration must be positive, --messages and --drain-timeout not negative")
+        }
+    }
+
+    func run() throws {
+        raiseFileLimit(to: users + 64)
+        let target = try Target(configPath: config)
+        let dbPath = target.config.databasePath
+        let iterations = target.config.auth.scramIterations
+        var figures = Figures()
+        figures.users = users
+        figures.host = target.host
+        figures.port = target.port
+
+        progress("registering \(users) accounts on \(target.domain)")
+        let created = try Accounts.register(count: users, domain: target.domain, databasePath: dbPath,
+                                            iterations: iterations, threads: max(1, threads))
+        let pid = try target.workerPID()
+        figures.workerPID = pid
+        let worker = ProcessStats(pid: pid)
+        progress("\(created) accounts created; c2s worker pid \(pid); deriving client SCRAM keys")
+        let keys = SCRAMKeyCache(hash: .sha256)
+        try Accounts.warm(cache: keys, count: users, domain: target.domain, databasePath: dbPath, threads: max(1, threads))
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        defer { try? group.syncShutdownGracefully() }
+        let registry = StatsRegistry(group: group)
+        let peers = PeerTable()
+
+        // Logins.
+        figures.idle.rssBeforeKiB = try worker.rssKiB()
+        progress("logging in \(users) users, \(concurrency) at a time")
+        let cpu0 = try worker.cpuMilliseconds(), own0 = ownCPUNanos(), t0 = monotonicNanos()
+        let logins = LoginPhase(target: target, group: group, registry: registry, peers: peers, keys: keys,
+                                users: users, concurrency: concurrency).run()
+        let t1 = monotonicNanos(), cpu1 = try worker.cpuMilliseconds(), own1 = ownCPUNanos()
+        let connections = logins.connections.compactMap { $0 }
+        figures.logins.ok = connections.count
+        figures.logins.failed = logins.failures.count
+        figures.logins.firstFailures = Array(logins.failures.prefix(5))
+        figures.logins.seconds = Double(t1 - t0) / 1e9
+        figures.logins.perSecond = Double(connections.count) / figures.logins.seconds
+        figures.logins.serverCPUMsPerLogin = (cpu1 - cpu0) / Double(users)
+        figures.logins.benchCPUMsPerLogin = Double(own1 - own0) / 1e6 / Double(users)
+
+        // Idle sessions.
+        Thread.sleep(forTimeInterval: 1.0)
+        figures.idle.rssAfterKiB = try worker.rssKiB()
+        figures.idle.kibPerSession = (figures.idle.rssAfterKiB - figures.idle.rssBeforeKiB) / Double(max(1, connections.count))
+
+        // Messages, only when every user is online (user i's peer must exist).
+        if logins.failures.isEmpty {
+            peers.set(logins.connections)
+            progress("messages i -> i+\(peerOffset) for \(duration) s\(messages > 0 ? " or \(messages) messages" : ""), window \(window)")
+            let cpu2 = try worker.cpuMilliseconds(), own2 = ownCPUNanos()
+            let result = try MessagePhase(connections: connections, registry: registry, window: window,
+                                          duration: duration, total: messages, drainTimeout: drainTimeout,
+                                          peerOffset: peerOffset).run()
+            let cpu3 = try worker.cpuMilliseconds(), own3 = ownCPUNanos()
+            let totals = result.totals
+            var m = Figures.Messages()
+            m.window = window
+            m.sent = totals.sent
+            m.received = totals.received
+            m.bounced = totals.bounced
+            m.lost = totals.sent - totals.received - totals.bounced
+            m.disconnects = totals.disconnects
+            m.seconds = totals.lastReceive > totals.firstSend ? Double(totals.lastReceive - totals.firstSend) / 1e9 : 0
+            m.perSecond = m.seconds > 0 ? Double(m.received) / m.seconds : 0
+            let sorted = result.latencies.sorted()
+            m.p50Ms = percentileMs(sorted, 50)
+            m.p90Ms = percentileMs(sorted, 90)
+            m.p99Ms = percentileMs(sorted, 99)
+            m.maxMs = sorted.last.map { Double($0) / 1e6 } ?? 0
+            m.serverCPUUsPerMessage = m.received > 0 ? (cpu3 - cpu2) * 1000 / Double(m.received) : 0
+            m.benchCPUUsPerMessage = m.received > 0 ? Double(own3 - own2) / 1e3 / Double(m.received) : 0
+            m.perSecondReceived = result.timeline.map(\.received)
+            m.perSecondMaxMs = result.timeline.map(\.maxMs)
+            m.perSessionMin = result.perSession.first ?? 0
+            m.perSessionMedian = result.perSession.isEmpty ? 0 : result.perSession[result.perSession.count / 2]
+            m.perSessionMax = result.perSession.last ?? 0
+            figures.messages = m
+        }
+
+        // Goodbye: close every stream, then check the worker is the one we measured.
+        progress("closing \(connections.count) sessions")
+        let closes = connections.map { c in c.loop.flatSubmit { c.close() } }
+        _ = try? EventLoopFuture.andAllComplete(closes, on: group.next()).wait()
+        if let now = try? target.workerPID(timeout: 2) { figures.workerRestarted = now != pid } else {
+            figures.workerRestarted = true
+        }
+
+        print(json ? figures.json : figures.text, terminator: json ? "\n" : "")
+        if !figures.passed { throw ExitCode(1) }
+    }
+
+    private func progress(_ text: String) {
+        FileHandle.standardError.write(Data("xmppd-bench: \(text)\n".utf8))
+    }
+}
+
+/// N sessions need N descriptors; the soft limit is often 1024.
+private func raiseFileLimit(to wanted: Int) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+    limit.rlim_cur = min(limit.rlim_max, rlim_t(wanted))
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// CPU and memory of another process, read from /proc (Linux).
+struct ProcessStats {
+    let pid: Int32
+    private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// utime + stime in milliseconds (fields 14 and 15 of /proc/<pid>/stat).
+    func cpuMilliseconds() throws -> Double {
+        let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // The command name (field 2) may contain spaces; fields after it start past the last ')'.
+        guard let close = text.lastIndex(of: ")") else { throw BenchError("unreadable /proc/\(pid)/stat") }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field n is fields[n - 3].
+        guard fields.count > 12, let utime = Double(fields[11]), let stime = Double(fields[12]) else {
+            throw BenchError("unreadable /proc/\(pid)/stat")
+        }
+        return (utime + stime) * 1000 / ticksPerSecond
+    }
+
+    /// VmRSS from /proc/<pid>/status, in KiB.
+    func rssKiB() throws -> Double {
+        let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            if let value = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first,
+               let kib = Double(value) { return kib }
+        }
+        throw BenchError("no VmRSS in /proc/\(pid)/status")
+    }
+
+    var isAlive: Bool { kill(pid, 0) == 0 }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
