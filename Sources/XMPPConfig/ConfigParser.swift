@@ -162,15 +162,17 @@ struct ConfigParser {
 
     private func parseDaemon() throws -> DaemonConfig {
         guard let daemon = try root.table("xmppd") else {
-            return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory))
+            return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory), configDirectory: baseDirectory)
         }
-        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff"])
+        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates"])
         let stateDir = try daemon.string("state_dir", expected: "a directory path") ?? "../var"
         guard !stateDir.isEmpty else { throw daemon.badValue("state_dir", .string(stateDir), "a directory path") }
         return DaemonConfig(
             stateDirectory: Paths.absolute(stateDir, relativeTo: baseDirectory),
             drainTimeoutMs: try daemon.int("drain_timeout", .nonNegative) ?? 30_000,
-            workerRestartBackoffMs: try daemon.int("worker_restart_backoff", .positive) ?? 500)
+            workerRestartBackoffMs: try daemon.int("worker_restart_backoff", .positive) ?? 500,
+            generateCertificates: try daemon.bool("generate_certificates") ?? false,
+            configDirectory: baseDirectory)
     }
 }
 

@@ -72,10 +72,19 @@ public struct DaemonConfig: Codable, Equatable, Hashable, Sendable {
     public var drainTimeoutMs: Int
     /// Delay before restarting a crashed worker; default 500.
     public var workerRestartBackoffMs: Int
+    /// When a listener's `tls.certfile` does not exist, generate a self-signed
+    /// certificate for the served hosts there (first start on a new machine); default false.
+    public var generateCertificates: Bool
+    /// Directory of the config file: relative paths in listener options (tls.*) are
+    /// resolved against it.
+    public var configDirectory: String
 
-    public init(stateDirectory: String, drainTimeoutMs: Int = 30_000, workerRestartBackoffMs: Int = 500) {
+    public init(stateDirectory: String, drainTimeoutMs: Int = 30_000, workerRestartBackoffMs: Int = 500,
+                generateCertificates: Bool = false, configDirectory: String = "/") {
         self.stateDirectory = stateDirectory
         self.drainTimeoutMs = drainTimeoutMs
         self.workerRestartBackoffMs = workerRestartBackoffMs
+        self.generateCertificates = generateCertificates
+        self.configDirectory = configDirectory
     }
 }

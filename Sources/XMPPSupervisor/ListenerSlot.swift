@@ -18,6 +18,9 @@ final class ListenerSlot {
     var consecutiveCrashes = 0
     var lastReadyAt: Double = 0
     var removing = false
+    /// Digest of the TLS files the current worker loaded: a reload with renewed
+    /// certificates hands the listener to a new worker.
+    var tlsFingerprint = ""
     var restartPending = false
     /// Called once the current handover (reload / restart / removal) has finished.
     var handoverCompletion: ((String?) -> Void)?

@@ -56,6 +56,7 @@ extension Supervisor {
         do {
             new = try ServerConfig.load(path: config.configPath)
             try validate(new)
+            try ListenerTLSMaterial.prepare(new, logger: logger)
         } catch {
             return completion(ControlResponse(ok: false, message: "\(error)"))
         }
@@ -83,7 +84,8 @@ extension Supervisor {
         var unchanged = 0
         for slot in oldByID.values {
             guard let listener = newByID[slot.id] else { continue }
-            if globalChanged || !Self.sameListener(slot.config, listener) {
+            let renewedCertificates = ListenerTLSMaterial.fingerprint(listener, in: new) != slot.tlsFingerprint
+            if globalChanged || renewedCertificates || !Self.sameListener(slot.config, listener) {
                 changed.append((slot, listener))
             } else {
                 slot.config = listener // index in the file may have moved

@@ -48,6 +48,7 @@ public final class Supervisor: @unchecked Sendable {
     /// (a port in use, another instance running); nothing has been started then.
     public func run() throws -> Never {
         if let problem = ListenerWorker.unservedListeners(in: config).first { throw SupervisorError.message(problem) }
+        try ListenerTLSMaterial.prepare(config, logger: logger)
         let server = ControlServer(path: config.controlSocketPath)
         try server.start { [weak self] request, reply in
             self?.queue.async { self?.handle(request, reply: reply) }
@@ -83,6 +84,7 @@ public final class Supervisor: @unchecked Sendable {
 
     func spawnWorker(for slot: ListenerSlot, as role: WorkerRole) {
         slot.generation += 1
+        slot.tlsFingerprint = ListenerTLSMaterial.fingerprint(slot.config, in: config)
         let worker: WorkerProcess
         do {
             worker = try WorkerProcess.spawn(executable: executable, listenerID: slot.id, generation: slot.generation)

@@ -37,6 +37,7 @@ struct CheckConfig: ParsableCommand {
         do {
             let config = try ServerConfig.load(path: options.config)
             try ModuleCatalog.validate(config)
+            try ListenerTLSMaterial.prepare(config, logger: nil, checkOnly: true)
             let unserved = ListenerWorker.unservedListeners(in: config)
             guard unserved.isEmpty else {
                 FileHandle.standardError.write(Data((unserved.map { "\(options.config): \($0)" }.joined(separator: "\n") + "\n").utf8))

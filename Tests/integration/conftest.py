@@ -25,3 +25,9 @@ def server(tmp_path, c2s_port):
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    from pki import PKI
+    return PKI(tmp_path_factory.mktemp("pki"))

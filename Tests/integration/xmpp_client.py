@@ -3,13 +3,18 @@ a thread of its own, so a test can hold several clients and a connect loop at on
 import asyncio
 import queue
 import threading
+from pathlib import Path
 
 import slixmpp
 
 
 class Client:
-    def __init__(self, jid, password, port, host="127.0.0.1", mechanism=None, presence=True, plugins=()):
+    def __init__(self, jid, password, port, host="127.0.0.1", mechanism=None, presence=True, plugins=(),
+                 tls=None, ca_certs=None, certfile=None, keyfile=None):
+        """tls: None (plaintext), "starttls" or "direct"; ca_certs verifies the server."""
         self.plugins = plugins
+        self.tls = tls
+        self.ca_certs, self.certfile, self.keyfile = ca_certs, certfile, keyfile
         self.jid = jid
         self.messages = queue.Queue()
         self.presences = queue.Queue()
@@ -31,10 +36,13 @@ class Client:
         xmpp = slixmpp.ClientXMPP(jid, password)
         for plugin in self.plugins:
             xmpp.register_plugin(plugin)
-        # The walking skeleton serves plaintext only (TLS is its own issue).
-        xmpp.enable_plaintext = True
-        xmpp.enable_starttls = False
-        xmpp.enable_direct_tls = False
+        xmpp.enable_plaintext = self.tls is None
+        xmpp.enable_starttls = self.tls == "starttls"
+        xmpp.enable_direct_tls = self.tls == "direct"
+        if self.ca_certs:
+            xmpp.ca_certs = Path(self.ca_certs)
+        if self.certfile:
+            xmpp.certfile, xmpp.keyfile = self.certfile, self.keyfile
         xmpp.plugin["feature_mechanisms"].unencrypted_scram = True
         xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
         if mechanism:

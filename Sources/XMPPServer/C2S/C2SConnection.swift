@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import XMPPCore
+import XMPPTLS
+import XMPPTransport
 
 /// One client-to-server TCP connection: bytes in through the streaming parser,
 /// events into the negotiation / session state machine (C2SNegotiation.swift,
@@ -27,6 +29,13 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     /// The served domain the client asked for in its stream header.
     var domain: String?
     var streamHeaderSent = false
+    /// TLS is on: from the first byte (`tls.mode = "tls"`) or after STARTTLS.
+    var tlsActive: Bool
+    var tlsInfo: TLSHandshakeCompleted?
+    /// XEP-0138 compression is on.
+    var compressed = false
+    /// The client's address: the socket's, or the one a PROXY header gave.
+    var clientAddress: SocketAddress?
     let streamID = C2SConnection.makeStreamID()
     private var negotiationTimer: Scheduled<Void>?
     private var inReadCycle = false
@@ -37,12 +46,14 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         self.env = env
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.logger = env.logger
+        self.tlsActive = env.transport.tlsMode == .tls && env.transport.tls != nil
     }
 
     // MARK: channel events
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        clientAddress = context.remoteAddress
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         env.stats.connectionOpened()
         env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
@@ -84,10 +95,38 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         if needsFlush { needsFlush = false; context.flush() }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let header as ProxyProtocolHeader:
+            // The client's address from the proxy is the address everywhere from now on.
+            if let source = header.source {
+                clientAddress = source
+                logger[metadataKey: "peer"] = "\(source)"
+            }
+        case let handshake as TLSHandshakeCompleted:
+            tlsInfo = handshake
+            logger.debug("TLS \(handshake.protocolVersion) \(handshake.cipher)")
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.debug("connection error: \(error)")
         env.stats.errorSeen()
-        context.close(promise: nil)
+        switch error {
+        case ZlibError.inflatedSizeLimitExceeded(let limit):
+            // A zlib bomb, or a client ignoring the limit: a stream error, then close.
+            logger.info("compressed input inflates past \(limit) bytes")
+            failStream("policy-violation", text: "decompressed data exceeds \(limit) bytes")
+        case let error as ZlibError:
+            logger.info("compression: \(error)")
+            failStream("bad-format")
+        default:
+            // TLS failures and bad PROXY headers: no XMPP stream to speak on.
+            logger.info("connection error: \(error)")
+            state = .closed
+            context.close(promise: nil)
+        }
     }
 
     var isClosed: Bool { if case .closed = state { return true } else { return false } }

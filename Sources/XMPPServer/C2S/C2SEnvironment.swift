@@ -19,6 +19,7 @@ public struct C2SEnvironment: Sendable {
     public var accessRule: String
     public var access: AccessRules
     public var maxStanzaSize: Int?
+    public var transport: C2STransport
     /// RFC 6120 leaves it to the server how long negotiation may take:
     /// MongooseIM's `c2s_state_timeout`.
     public var negotiationTimeout: TimeAmount

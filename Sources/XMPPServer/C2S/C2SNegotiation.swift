@@ -1,7 +1,10 @@
 import Foundation
+import NIOCore
 import XMPPConfig
 import XMPPCore
 import XMPPSASL
+import XMPPTLS
+import XMPPTransport
 
 /// A SASL exchange in progress: which mechanism, and its server-side state.
 struct SASLExchange {
@@ -32,8 +35,13 @@ extension C2SConnection {
             send(preAuthFeatures())
         case .awaitingRestart(let user):
             state = .awaitingBind(user: user)
-            var features = "<stream:features><bind xmlns='\(XMPPNamespace.bind)'/>"
-                + "<session xmlns='\(XMPPNamespace.session)'><optional/></session>"
+            var features = "<stream:features>"
+            // XEP-0138 §3: offered only after authentication (and TLS, where it is
+            // on), so compression cannot leak secrets CRIME-style.
+            if env.transport.zlibLimit != nil && !compressed {
+                features += "<compression xmlns='\(Self.compressFeatureNS)'><method>zlib</method></compression>"
+            }
+            features += "<bind xmlns='\(XMPPNamespace.bind)'/><session xmlns='\(XMPPNamespace.session)'><optional/></session>"
             for feature in env.modules.streamFeatures { features += feature.serialized(parentNamespace: XMPPNamespace.stream) }
             send(features + "</stream:features>")
         default:
@@ -41,17 +49,80 @@ extension C2SConnection {
         }
     }
 
+    static let compressFeatureNS = "http://jabber.org/features/compress"
+    static let compressNS = "http://jabber.org/protocol/compress"
+
     private func preAuthFeatures() -> String {
-        var out = "<stream:features><mechanisms xmlns='\(XMPPNamespace.sasl)'>"
+        var out = "<stream:features>"
+        if env.transport.offersStartTLS && !tlsActive {
+            out += "<starttls xmlns='\(XMPPNamespace.tls)'>"
+            out += env.transport.tlsMode == .starttlsRequired ? "<required/></starttls>" : "</starttls>"
+            // RFC 6120 §5.3.1: with TLS mandatory, nothing else is offered before it.
+            if env.transport.tlsMode == .starttlsRequired { return out + "</stream:features>" }
+        }
+        out += "<mechanisms xmlns='\(XMPPNamespace.sasl)'>"
         for mechanism in env.mechanisms { out += "<mechanism>\(mechanism.rawValue)</mechanism>" }
         return out + "</mechanisms></stream:features>"
+    }
+
+    private var tlsMissing: Bool { env.transport.requiresTLS && !tlsActive }
+
+    /// RFC 6120 §5.4.2.3: `<proceed/>` in plaintext, then TLS under the stream, and
+    /// the client opens a new stream over it.
+    private func startTLS() {
+        guard let context, let tls = env.transport.tls, env.transport.offersStartTLS, !tlsActive else {
+            send("<failure xmlns='\(XMPPNamespace.tls)'/></stream:stream>")
+            return close()
+        }
+        send("<proceed xmlns='\(XMPPNamespace.tls)'/>")
+        context.flush()
+        do {
+            try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls), position: .before(self))
+        } catch {
+            return close()
+        }
+        tlsActive = true
+        restartStream(then: .awaitingStreamHeader)
+    }
+
+    /// XEP-0138: `<compressed/>` uncompressed, then zlib under the stream and a new stream.
+    private func startCompression(_ request: XMLElement, user: JID) {
+        guard let context, let limit = env.transport.zlibLimit, !compressed else {
+            return send("<failure xmlns='\(Self.compressNS)'><setup-failed/></failure>")
+        }
+        guard request.child("method")?.text == "zlib" else {
+            return send("<failure xmlns='\(Self.compressNS)'><unsupported-method/></failure>")
+        }
+        send("<compressed xmlns='\(Self.compressNS)'/>")
+        context.flush()
+        do {
+            try context.pipeline.syncOperations.addHandler(ZlibCompressionHandler(maxInflatedBytesPerRead: limit),
+                                                           position: .before(self))
+        } catch {
+            return close()
+        }
+        compressed = true
+        restartStream(then: .awaitingRestart(user: user))
+    }
+
+    private func restartStream(then next: State) {
+        state = next
+        streamHeaderSent = false
+        parser.reset()
     }
 
     /// An element received before the session is established.
     func negotiate(_ element: XMLElement) {
         switch state {
+        case .awaitingAuth where element.namespace == XMPPNamespace.tls && element.name == "starttls":
+            startTLS()
+        case .awaitingAuth where tlsMissing:
+            // starttls_required (and direct TLS): nothing but STARTTLS before TLS.
+            failStream("policy-violation", text: "Use of STARTTLS required")
         case .awaitingAuth where element.namespace == XMPPNamespace.sasl && element.name == "auth":
             startSASL(element)
+        case .awaitingBind(let user) where element.namespace == Self.compressNS && element.name == "compress":
+            startCompression(element, user: user)
         case .authenticating(let exchange) where element.namespace == XMPPNamespace.sasl:
             switch element.name {
             case "response": continueSASL(exchange, payload: element.text)
@@ -183,6 +254,8 @@ extension C2SConnection {
         state = .established(session)
         negotiationFinished()
         logger[metadataKey: "jid"] = "\(full)"
+        logger.info("session bound for \(full) from \(clientAddress.map { "\($0)" } ?? "?")")
+        applyUserShaper(user: full)
         var reply = result(for: iq)
         var bind = XMLElement(name: "bind", namespace: XMPPNamespace.bind)
         var jid = XMLElement(name: "jid", namespace: XMPPNamespace.bind)
@@ -191,6 +264,14 @@ extension C2SConnection {
         reply.append(bind)
         send(reply)
         env.hooks.runSessionOpened(full)
+    }
+
+    /// The `shaper` rule may give this user another shaper than the anonymous one
+    /// the connection started with (e.g. none for admins).
+    private func applyUserShaper(user: JID) {
+        guard env.transport.shaperRule != "none", let channel = context?.channel else { return }
+        let rate = env.access.shaper(forRule: env.transport.shaperRule, local: user.local, domain: user.domain)?.maxRate
+        _ = ShaperHandler.setMaxRate(rate ?? Int.max, on: channel)
     }
 
     func result(for iq: XMLElement) -> XMLElement {

@@ -52,9 +52,15 @@ public final class ListenerWorker: @unchecked Sendable {
         switch listener.type {
         case .c2s:
             let env = try makeC2SEnvironment(router: router, modules: modules)
+            // Before authentication the shaper rule is evaluated for the domain alone;
+            // C2SConnection re-evaluates it for the user once bound.
+            let shaperRate = env.transport.shaperRule == "none" ? nil
+                : env.access.shaper(forRule: env.transport.shaperRule, local: nil, domain: setup.config.hosts[0])?.maxRate ?? Int.max
             initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(C2SConnection(env: env))
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandlers(env.transport.initialHandlers(shaperRate: shaperRate))
+                    try pipeline.addHandler(C2SConnection(env: env))
                 }
             }
         default:
@@ -84,6 +90,7 @@ public final class ListenerWorker: @unchecked Sendable {
             accessRule: listener.c2s?.access ?? "all",
             access: AccessRules(config: config.accessControl, hosts: config.hosts),
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
+            transport: C2STransport(listener: listener, tls: try ListenerTLSMaterial.context(for: listener, in: config)),
             negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
     }

@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import XMPPConfig
+import XMPPSASL
+import XMPPTLS
+
+/// The certificate files of listeners: generated when missing (if allowed),
+/// validated before anything starts or reloads, and fingerprinted so a reload
+/// notices a renewed certificate even when the TOML text did not change.
+public enum ListenerTLSMaterial {
+    /// The TLS context of a c2s listener, or nil when it has no TLS.
+    public static func context(for listener: ListenerConfig, in config: ServerConfig) throws -> TLSContext? {
+        guard let tls = listener.c2s?.tls, tls.mode != nil else { return nil }
+        return try TLSContext.server(c2s: tls, baseDirectory: config.xmppd.configDirectory)
+    }
+
+    /// Generates missing certificates (when `[xmppd] generate_certificates`), then
+    /// builds every listener's context once: a bad file is an error naming it.
+    /// With `checkOnly` (xmppd check-config) nothing is written: a certificate that
+    /// would be generated counts as fine.
+    public static func prepare(_ config: ServerConfig, logger: Logger?, checkOnly: Bool = false) throws {
+        for listener in config.listeners {
+            guard let tls = listener.c2s?.tls, tls.mode != nil, let certfile = tls.certfile else { continue }
+            let path = resolve(certfile, config)
+            if config.xmppd.generateCertificates && !FileManager.default.fileExists(atPath: path) {
+                if checkOnly { continue }
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                try SelfSignedCertificate.generate(hosts: config.hosts, certificatePath: path)
+                logger?.notice("\(listener.keyPath): generated a self-signed certificate for \(config.hosts.joined(separator: ", ")) at \(path)")
+            }
+            do { _ = try context(for: listener, in: config) } catch {
+                throw TLSMaterialError(description: "\(listener.keyPath).tls: \(error)")
+            }
+        }
+    }
+
+    /// A digest of the contents of every file the listener's TLS reads.
+    public static func fingerprint(_ listener: ListenerConfig, in config: ServerConfig) -> String {
+        guard let tls = listener.c2s?.tls, tls.mode != nil else { return "" }
+        let files = [tls.certfile, tls.cacertfile, tls.dhfile].compactMap { $0 } + (tls.crlFiles ?? [])
+        var bytes: [UInt8] = []
+        for file in files {
+            bytes += Array(file.utf8)
+            if let data = FileManager.default.contents(atPath: resolve(file, config)) { bytes += SASLCrypto.sha256(Array(data)) }
+        }
+        return Base64.encode(SASLCrypto.sha256(bytes))
+    }
+
+    static func resolve(_ path: String, _ config: ServerConfig) -> String {
+        path.hasPrefix("/") ? path : config.xmppd.configDirectory + "/" + path
+    }
+}
+
+public struct TLSMaterialError: Error, CustomStringConvertible {
+    public var description: String
+}
