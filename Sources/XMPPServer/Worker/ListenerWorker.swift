@@ -66,11 +66,18 @@ public final class ListenerWorker: @unchecked Sendable {
         default:
             throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
         }
-        let bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .childChannelInitializer(initializer)
+        if listener.c2s.map({ $0.shaper != "none" }) ?? false {
+            // A shaper pauses reads; small reads keep a burst from outrunning it
+            // (NIO would otherwise take up to 4 x 64 KiB in one read cycle).
+            bootstrap = bootstrap
+                .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+                .childChannelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
+        }
         serverChannel = try bootstrap.withBoundSocket(listeningFD).wait()
     }
 
