@@ -2,6 +2,7 @@
 c2s users on other workers, with every option of the spec's service listener."""
 import asyncio
 import hashlib
+import json
 import queue
 import re
 import socket
@@ -71,6 +72,10 @@ class Component:
             raise AssertionError(f"component {self.jid}: no message within {timeout}s") from None
 
     def close(self):
+        if self.thread.is_alive() is False or getattr(self, "_closed", False):
+            return
+        self._closed = True
+
         async def stop():
             self.xmpp.disconnect()
             await asyncio.sleep(0)
@@ -418,4 +423,30 @@ def test_component_survives_reload_and_restart(tmp_path):
     finally:
         alice.close()
         component.close()
+        server.stop()
+
+
+def test_xmppctl_components_lists_workers_and_hidden_flag(tmp_path):
+    ports = {"c2s": free_port(), "svc": free_port(), "hidden": free_port()}
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["svc"])
+                   + service(ports["hidden"], "  hidden_components = true"))
+    public = Component("public.localhost", ports["svc"]).wait_connected()
+    hidden = Component("helper", ports["hidden"], is_subdomain=True).wait_connected()
+    try:
+        def listing():
+            return json.loads(server.ctl("components", "--json").stdout)
+
+        expected = [
+            {"domain": "helper", "hidden": True, "workerPID": server.listener(ports["hidden"])["workerPID"]},
+            {"domain": "helper.localhost", "hidden": True, "workerPID": server.listener(ports["hidden"])["workerPID"]},
+            {"domain": "public.localhost", "hidden": False, "workerPID": server.listener(ports["svc"])["workerPID"]},
+        ]
+        wait_for(lambda: listing() == expected, message=f"component listing {expected}")
+        text = server.ctl("components").stdout
+        assert "public.localhost" in text and "helper.localhost" in text
+        hidden.close()
+        wait_for(lambda: [c["domain"] for c in listing()] == ["public.localhost"], message="hidden one gone")
+    finally:
+        public.close()
+        hidden.close()
         server.stop()

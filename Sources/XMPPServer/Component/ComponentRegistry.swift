@@ -172,6 +172,10 @@ public final class ComponentRegistry: @unchecked Sendable {
                 }
             }
         }
+        mesh.addFrameHandler(ComponentListing.requestName) { [weak self, weak mesh] _, peer, _ in
+            guard let self, let mesh else { return }
+            ComponentListing.answer(registry: self, mesh: mesh, peer: peer)
+        }
         mesh.addPeerGoneHandler { [weak self] peer in self?.removeAll(of: peer) }
     }
 
