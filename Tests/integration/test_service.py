@@ -3,6 +3,8 @@ c2s users on other workers, with every option of the spec's service listener."""
 import asyncio
 import hashlib
 import json
+import os
+import signal
 import queue
 import re
 import socket
@@ -385,6 +387,9 @@ def test_service_options_not_supported_yet_are_refused(tmp_path):
         server.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
         server.stop()
     assert result.returncode != 0 and "shapers are not supported yet" in result.stdout + result.stderr
+    server.write_config(c2s(free_port()) + service(free_port(), '  proxy_protocol = true'))
+    result = server.run("check-config", check=False)
+    assert result.returncode != 0 and "PROXY protocol is not supported" in result.stdout + result.stderr
 
 
 def test_component_survives_reload_and_restart(tmp_path):
@@ -450,3 +455,44 @@ def test_xmppctl_components_lists_workers_and_hidden_flag(tmp_path):
         public.close()
         hidden.close()
         server.stop()
+
+
+def test_max_stanza_size(tmp_path):
+    port = free_port()
+    server = start(tmp_path, c2s(free_port()) + service(port, "  max_stanza_size = 1000"), users=())
+    try:
+        raw = RawComponent(port)
+        raw.open()
+        raw.handshake(SECRET)
+        deadline = time.time() + 10
+        while b"<handshake/>" not in raw.received:
+            assert time.time() < deadline, raw.received
+            raw.received += raw.sock.recv(65536)
+        raw.send(f"<message from='echo.localhost' to='alice@localhost'><body>{'x' * 2000}</body></message>")
+        assert raw.stream_error() == "policy-violation"
+    finally:
+        server.stop()
+
+
+def test_component_worker_crash(deployment):
+    component = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
+    alice = login(deployment.ports["c2s"], "alice@localhost/a")
+    try:
+        echo_check(alice, "echo.localhost", "before the crash")
+        old = deployment.listener(deployment.ports["svc"])["workerPID"]
+        os.kill(old, signal.SIGKILL)
+        assert component.disconnected.wait(10)
+
+        def gone():
+            alice.send_message("echo.localhost", "anyone?")
+            reply = alice.wait_message()
+            return reply["type"] == "error" and reply["error"]["condition"] == "remote-server-not-found"
+        wait_for(gone, message="the crashed worker's component forgotten")
+        wait_for(lambda: deployment.listener(deployment.ports["svc"])["workerPID"] not in (None, old),
+                 message="service worker restarted")
+        component.close()
+        component = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
+        echo_check(alice, "echo.localhost", "after the crash")
+    finally:
+        alice.close()
+        component.close()

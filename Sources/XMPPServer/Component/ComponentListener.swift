@@ -17,6 +17,10 @@ public enum ComponentListenerLimits {
                 problems.append("\(listener.keyPath).shaper_rule: shapers are not supported yet "
                                 + "(found \"\(service.shaperRule)\", expected \"none\")")
             }
+            if listener.xmpp?.proxyProtocol == true {
+                problems.append("\(listener.keyPath).proxy_protocol: the PROXY protocol is not supported on "
+                                + "service listeners yet (found true, expected false)")
+            }
         }
         return problems
     }
