@@ -496,3 +496,84 @@ def test_component_worker_crash(deployment):
     finally:
         alice.close()
         component.close()
+
+
+@pytest.mark.parametrize("behaviour", ["disconnect", "kick_old"])
+def test_simultaneous_registrations_on_two_workers_settle(tmp_path, behaviour):
+    """Two workers accept one domain at the same moment: every worker settles the
+    race the same way, so exactly one component stays and gets the traffic."""
+    ports = {"c2s": free_port(), "a": free_port(), "b": free_port()}
+    option = f'  conflict_behaviour = "{behaviour}"'
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["a"], option) + service(ports["b"], option))
+    alice = login(ports["c2s"], "alice@localhost/a")
+    try:
+        for round in range(3):
+            pair = [Component("race.localhost", ports["a"]), Component("race.localhost", ports["b"])]
+            wait_for(lambda: sum(not c.connected.is_set() or c.disconnected.is_set() for c in pair) >= 1
+                     and all(c.connected.is_set() or c.disconnected.is_set() for c in pair),
+                     message="the race settled")
+            time.sleep(0.5)
+            alive = [c for c in pair if c.connected.is_set() and not c.disconnected.is_set()]
+            assert len(alive) == 1, [(c.connected.is_set(), c.disconnected.is_set(), c.stream_errors) for c in pair]
+            loser = next(c for c in pair if c is not alive[0])
+            assert "conflict" in loser.stream_errors
+            echo_check(alice, "race.localhost", f"round {round}")
+            assert alive[0].messages.get(timeout=1)["body"] == f"round {round}"
+            for c in pair:
+                c.close()
+            wait_for(lambda: json.loads(server.ctl("components", "--json").stdout) == [], message="all gone")
+    finally:
+        alice.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("behaviour", ["disconnect", "kick_old"])
+def test_racing_handshakes_on_two_workers(tmp_path, behaviour):
+    """Handshakes sent back to back to two workers: both may be accepted before either
+    hears of the other; the mesh then settles it so that one stays everywhere."""
+    ports = {"c2s": free_port(), "a": free_port(), "b": free_port()}
+    option = f'  conflict_behaviour = "{behaviour}"'
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["a"], option) + service(ports["b"], option))
+    alice = login(ports["c2s"], "alice@localhost/a")
+    late_conflicts = 0
+    try:
+        for round in range(10):
+            pair = [RawComponent(ports["a"]), RawComponent(ports["b"])]
+            for raw in pair:
+                raw.open(to="race.localhost")
+            digests = [hashlib.sha1((raw.stream_id() + SECRET).encode()).hexdigest() for raw in pair]
+            for raw, digest in zip(pair, digests):
+                raw.send(f"<handshake>{digest}</handshake>")
+            time.sleep(0.5)
+            closed = []
+            for raw in pair:
+                raw.sock.setblocking(False)
+                try:
+                    while True:
+                        chunk = raw.sock.recv(65536)
+                        if not chunk:
+                            closed.append(raw)
+                            break
+                        raw.received += chunk
+                except BlockingIOError:
+                    pass
+                raw.sock.setblocking(True)
+            assert len(closed) == 1, [r.received for r in pair]
+            loser = closed[0]
+            winner = next(r for r in pair if r is not loser)
+            assert b"<conflict " in loser.received
+            late_conflicts += b"<handshake/>" in loser.received
+            assert b"<handshake/>" in winner.received
+            alice.send_message("race.localhost", f"round {round}")
+            winner.sock.settimeout(10)
+            while f"round {round}".encode() not in winner.received:
+                chunk = winner.sock.recv(65536)
+                assert chunk, "the winner was closed"
+                winner.received += chunk
+            for raw in pair:
+                raw.close()
+            wait_for(lambda: json.loads(server.ctl("components", "--json").stdout) == [], message="all gone")
+        print(f"{behaviour}: {late_conflicts} of 10 rounds were settled after both handshakes succeeded")
+    finally:
+        alice.close()
+        server.stop()

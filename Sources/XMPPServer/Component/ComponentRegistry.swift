@@ -176,7 +176,11 @@ public final class ComponentRegistry: @unchecked Sendable {
             guard let self, let mesh else { return }
             ComponentListing.answer(registry: self, mesh: mesh, peer: peer)
         }
-        mesh.addPeerGoneHandler { [weak self] peer in self?.removeAll(of: peer) }
+        // Deferred: a mesh connection may close inside a write made by `broadcast`,
+        // i.e. under this registry's lock, which removeAll takes.
+        mesh.addPeerGoneHandler { [weak self] peer in
+            DispatchQueue.global().async { self?.removeAll(of: peer) }
+        }
     }
 
     /// A peer registered `domain`. Returns a component of this worker that lost it
