@@ -27,14 +27,17 @@ public enum ComponentListenerLimits {
 }
 
 extension ListenerWorker {
-    func makeComponentEnvironment(router: StanzaRouter) -> ComponentEnvironment {
+    func makeComponentEnvironment(router: StanzaRouter) throws -> ComponentEnvironment {
         let config = setup.config
         let listener = setup.listener
+        guard let options = listener.service else {
+            throw WorkerError.unsupported("\(listener.keyPath): no service options (password) in the worker's setup")
+        }
         var logger = self.logger
         logger[metadataKey: "listener"] = "\(listener.keyPath)"
         return ComponentEnvironment(
             hosts: config.hosts,
-            options: listener.service ?? ServiceOptions(password: ""),
+            options: options,
             registry: components,
             router: router,
             stats: stats,

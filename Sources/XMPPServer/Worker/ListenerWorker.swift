@@ -12,7 +12,7 @@ public final class ListenerWorker: @unchecked Sendable {
     public let connections = ConnectionTracker()
     public let registry = SessionRegistry()
     /// External components (XEP-0114) of every worker: each worker routes to them.
-    public private(set) var components: ComponentRegistry!
+    public let components: ComponentRegistry
     private let group: MultiThreadedEventLoopGroup
     private var serverChannel: Channel?
     /// The routing mesh, for listener types that replicate tables of their own.
@@ -35,6 +35,7 @@ public final class ListenerWorker: @unchecked Sendable {
     public init(setup: WorkerSetup, logger: Logger) {
         self.setup = setup
         self.logger = logger
+        self.components = ComponentRegistry(hosts: setup.config.hosts)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
     }
 
@@ -42,7 +43,6 @@ public final class ListenerWorker: @unchecked Sendable {
     public func adopt(listeningFD: Int32) throws {
         let listener = setup.listener
         let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
-        components = ComponentRegistry(hosts: setup.config.hosts)
         router.addDomainRoute(ComponentRoute(registry: components))
         try joinMesh(router: router)
         let initializer: @Sendable (Channel) -> EventLoopFuture<Void>
@@ -55,7 +55,7 @@ public final class ListenerWorker: @unchecked Sendable {
                 }
             }
         case .service:
-            let env = makeComponentEnvironment(router: router)
+            let env = try makeComponentEnvironment(router: router)
             initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ComponentConnection(env: env))
