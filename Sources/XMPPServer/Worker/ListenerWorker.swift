@@ -12,23 +12,25 @@ public final class ListenerWorker: @unchecked Sendable {
     public let stats = WorkerStats()
     public let connections = ConnectionTracker()
     public let registry = SessionRegistry()
+    /// External components (XEP-0114) of every worker: each worker routes to them.
+    public let components: ComponentRegistry
     private let group: MultiThreadedEventLoopGroup
     private var serverChannel: Channel?
     /// The routing mesh, for listener types that replicate tables of their own.
     public private(set) var mesh: Mesh?
-    private let logger: Logger
+    let logger: Logger
 
     /// Listener types a worker can serve today. The config of the others is parsed
     /// and validated, but starting one is refused with a clear message instead of
     /// binding a port nobody answers on.
-    public static let servedTypes: Set<ListenerType> = [.c2s]
+    public static let servedTypes: Set<ListenerType> = [.c2s, .service]
 
     /// A readable error for each configured listener this build cannot serve yet.
     public static func unservedListeners(in config: ServerConfig) -> [String] {
         config.listeners.filter { !servedTypes.contains($0.type) }.map {
             "\($0.keyPath): \($0.type.rawValue) listeners are not served by this version of xmppd yet "
                 + "(served: \(servedTypes.map(\.rawValue).sorted().joined(separator: ", ")))"
-        }
+        } + ComponentListenerLimits.unsupportedOptions(in: config)
     }
 
     private let moduleCatalog: [ServerModule.Type]
@@ -37,6 +39,7 @@ public final class ListenerWorker: @unchecked Sendable {
         self.moduleCatalog = modules
         self.setup = setup
         self.logger = logger
+        self.components = ComponentRegistry(hosts: setup.config.hosts)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
     }
 
@@ -44,6 +47,7 @@ public final class ListenerWorker: @unchecked Sendable {
     public func adopt(listeningFD: Int32) throws {
         let listener = setup.listener
         let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
+        router.addDomainRoute(ComponentRoute(registry: components))
         let modules = ModuleRuntime(config: setup.config, router: router, group: group, logger: logger)
         router.hooks = modules.hooks
         try modules.start(setup.config.modules, catalog: moduleCatalog)
@@ -61,6 +65,13 @@ public final class ListenerWorker: @unchecked Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandlers(env.transport.initialHandlers(shaperRate: shaperRate))
                     try pipeline.addHandler(C2SConnection(env: env))
+                }
+            }
+        case .service:
+            let env = try makeComponentEnvironment(router: router)
+            initializer = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ComponentConnection(env: env))
                 }
             }
         default:
@@ -106,6 +117,7 @@ public final class ListenerWorker: @unchecked Sendable {
     private func joinMesh(router: StanzaRouter) throws {
         let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group, logger: logger)
         mesh.peerGone = { gone in router.announceUnavailable(gone) }
+        components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
         try mesh.start()
         self.mesh = mesh
     }

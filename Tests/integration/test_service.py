@@ -1,0 +1,587 @@
+"""[[listen.service]]: XEP-0114 external components (slixmpp's ComponentXMPP) serving
+c2s users on other workers, with every option of the spec's service listener."""
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import queue
+import re
+import socket
+import threading
+import time
+
+import pytest
+import slixmpp
+
+from xmpp_client import Client, _FINISHED
+from xmppd_harness import Server, free_port, pid_alive, wait_for
+
+SECRET = "component-secret"
+
+
+class Component:
+    """A slixmpp ComponentXMPP on a thread of its own. It echoes every message it
+    gets back to the sender ("echo: <body>", from the address it was sent to)."""
+
+    def __init__(self, jid, port, secret=SECRET, is_subdomain=False, echo=True):
+        self.jid = jid
+        self.port = port
+        self.secret = secret
+        self.is_subdomain = is_subdomain
+        self.messages = queue.Queue()
+        self.stream_errors = []
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.echo = echo
+        self._call(self._create())
+
+    def _call(self, coroutine, timeout=15):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def _create(self):
+        xmpp = slixmpp.ComponentXMPP(self.jid, self.secret, "127.0.0.1", self.port)
+        if self.is_subdomain:
+            xmpp.stream_header = xmpp.stream_header[:-1] + ' is_subdomain="true">'
+
+        def on_message(msg):
+            self.messages.put(msg)
+            if self.echo and msg["type"] != "error":
+                xmpp.send_message(mto=msg["from"], mfrom=msg["to"], mbody=f"echo: {msg['body']}", mtype=msg["type"])
+
+        xmpp.add_event_handler("session_start", lambda _: self.connected.set())
+        xmpp.add_event_handler("message", on_message)
+        xmpp.add_event_handler("stream_error", lambda e: self.stream_errors.append(e["condition"]))
+        xmpp.add_event_handler("disconnected", lambda _: self.disconnected.set())
+        self.xmpp = xmpp
+        xmpp.connect()
+
+    def wait_connected(self, timeout=10):
+        if not self.connected.wait(timeout):
+            raise AssertionError(f"component {self.jid}: no handshake within {timeout}s ({self.stream_errors})")
+        return self
+
+    def send_message(self, to, body, mfrom):
+        self.loop.call_soon_threadsafe(lambda: self.xmpp.send_message(mto=to, mbody=body, mfrom=mfrom))
+
+    def wait_message(self, timeout=10):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"component {self.jid}: no message within {timeout}s") from None
+
+    def close(self):
+        if self.thread.is_alive() is False or getattr(self, "_closed", False):
+            return
+        self._closed = True
+
+        async def stop():
+            self.xmpp.disconnect()
+            await asyncio.sleep(0)
+            await asyncio.get_running_loop().run_in_executor(None, self.disconnected.wait, 5)
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+        try:
+            self._call(stop(), timeout=10)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        _FINISHED.append(self)
+
+
+class RawComponent:
+    """A raw TCP component stream, for what libraries never send."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.received = b""
+
+    def send(self, data):
+        self.sock.sendall(data.encode())
+
+    def open(self, to="echo.localhost", xmlns="jabber:component:accept", extra=""):
+        to_attr = f" to='{to}'" if to is not None else ""
+        self.send(f"<?xml version='1.0'?><stream:stream xmlns='{xmlns}' "
+                  f"xmlns:stream='http://etherx.jabber.org/streams'{to_attr}{extra}>")
+
+    def stream_id(self):
+        deadline = time.time() + 10
+        while not re.search(rb"<stream:stream[^>]*>", self.received):
+            assert time.time() < deadline, f"no stream header: {self.received!r}"
+            chunk = self.sock.recv(65536)
+            assert chunk, f"closed before the stream header: {self.received!r}"
+            self.received += chunk
+        return re.search(rb"id='([^']+)'", self.received).group(1).decode()
+
+    def handshake(self, secret):
+        digest = hashlib.sha1((self.stream_id() + secret).encode()).hexdigest()
+        self.send(f"<handshake>{digest}</handshake>")
+
+    def read_to_close(self, timeout=10):
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            self.received += chunk
+        return self.received.decode(errors="replace")
+
+    def stream_error(self):
+        text = self.read_to_close()
+        match = re.search(r"<stream:error><([a-z-]+) xmlns='urn:ietf:params:xml:ns:xmpp-streams'", text)
+        return match.group(1) if match else None
+
+    def close(self):
+        self.sock.close()
+
+
+def service(port, extra=""):
+    return f"""
+[[listen.service]]
+  port = {port}
+  ip_address = "127.0.0.1"
+  password = "{SECRET}"
+{extra}
+"""
+
+
+def c2s(port, extra=""):
+    return f"""
+[[listen.c2s]]
+  port = {port}
+  ip_address = "127.0.0.1"
+{extra}
+"""
+
+
+def start(tmp_path, listeners, hosts=("localhost",), users=("alice",), drain_timeout=30_000):
+    server = Server(tmp_path, listeners, hosts=hosts, drain_timeout=drain_timeout)
+    server.start()
+    for user in users:
+        server.register(user, "secret", hosts[0])
+    return server
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    """A c2s listener and two service listeners: three worker processes."""
+    ports = {"c2s": free_port(), "svc": free_port(), "svc2": free_port()}
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["svc"]) + service(ports["svc2"]))
+    server.ports = ports
+    yield server
+    server.stop()
+
+
+def component_error(stanza):
+    """The stanza error condition of a stanza a component received. slixmpp looks
+    for <error/> in jabber:client (unless fix_error_ns, which is process-wide and
+    would break the c2s clients of the same test); on a component stream it is in
+    jabber:component:accept."""
+    error = stanza.xml.find("{jabber:component:accept}error")
+    assert error is not None, f"no error in {stanza}"
+    return next(c.tag.split("}")[1] for c in error if c.tag.startswith("{urn:ietf:params:xml:ns:xmpp-stanzas}"))
+
+
+def login(port, jid):
+    return Client(jid, "secret", port).wait_session()
+
+
+def echo_check(user, to, body):
+    user.send_message(to, body)
+    reply = user.wait_message()
+    assert reply["type"] != "error", f"error instead of echo: {reply}"
+    assert reply["body"] == f"echo: {body}"
+    return reply
+
+
+def test_echo_round_trip_across_workers(deployment):
+    component = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
+    alice = login(deployment.ports["c2s"], "alice@localhost/a")
+    try:
+        svc, c2s_listener = deployment.listener(deployment.ports["svc"]), deployment.listener(deployment.ports["c2s"])
+        assert svc["workerPID"] != c2s_listener["workerPID"]
+        reply = echo_check(alice, "echo.localhost", "hello")
+        assert str(reply["from"]) == "echo.localhost"
+        received = component.messages.get(timeout=1)
+        assert str(received["from"]) == "alice@localhost/a" and str(received["to"]) == "echo.localhost"
+        # A JID at the component's domain reaches it too, and its replies come from it.
+        reply = echo_check(alice, "bot@echo.localhost/x", "to a user of the component")
+        assert str(reply["from"]) == "bot@echo.localhost/x"
+        # The component reaches the user on its own initiative.
+        component.send_message("alice@localhost/a", "unprompted", mfrom="news@echo.localhost")
+        message = alice.wait_message()
+        assert message["body"] == "unprompted" and str(message["from"]) == "news@echo.localhost"
+        # A bounce from the router goes back to the component.
+        component.send_message("nobody@localhost", "anyone?", mfrom="echo.localhost")
+        bounce = component.wait_message()
+        while bounce["type"] != "error":
+            bounce = component.wait_message()
+        assert component_error(bounce) == "service-unavailable"
+        counters = wait_for(lambda: (lambda c: c if c["authSuccesses"] >= 1 and c["stanzasIn"] >= 4 else None)(
+            deployment.listener(deployment.ports["svc"])["counters"]), message="component counters")
+        assert counters["connectionsCurrent"] == 1
+    finally:
+        alice.close()
+        component.close()
+
+
+def test_bad_secret_is_not_authorized(deployment):
+    raw = RawComponent(deployment.ports["svc"])
+    raw.open()
+    raw.handshake("wrong secret")
+    assert raw.stream_error() == "not-authorized"
+    raw.close()
+    component = Component("echo.localhost", deployment.ports["svc"], secret="wrong")
+    try:
+        assert component.disconnected.wait(10)
+        assert "not-authorized" in component.stream_errors and not component.connected.is_set()
+    finally:
+        component.close()
+    wait_for(lambda: deployment.listener(deployment.ports["svc"])["counters"]["authFailures"] >= 2, message="auth failures")
+
+
+def test_refused_stream_headers(deployment):
+    port = deployment.ports["svc"]
+    # A served host is not a component's to take (MongooseIM: registration conflict).
+    raw = RawComponent(port)
+    raw.open(to="localhost")
+    raw.handshake(SECRET)
+    assert raw.stream_error() == "conflict"
+    raw = RawComponent(port)
+    raw.open(to=None)
+    assert raw.stream_error() == "host-unknown"
+    raw = RawComponent(port)
+    raw.open(xmlns="jabber:client")
+    assert raw.stream_error() == "invalid-namespace"
+    # Stanzas before the handshake.
+    raw = RawComponent(port)
+    raw.open()
+    raw.stream_id()
+    raw.send("<message to='alice@localhost' from='echo.localhost'><body>x</body></message>")
+    assert raw.stream_error() == "not-authorized"
+
+
+def test_conflict_disconnect_keeps_the_first(deployment):
+    alice = login(deployment.ports["c2s"], "alice@localhost/a")
+    first = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
+    try:
+        time.sleep(0.3)  # let the registration reach the other workers
+        for port in (deployment.ports["svc"], deployment.ports["svc2"]):  # same worker, then another
+            second = Component("echo.localhost", port)
+            assert second.disconnected.wait(10), "the second component was not refused"
+            assert "conflict" in second.stream_errors and not second.connected.is_set()
+            second.close()
+        assert not first.disconnected.is_set()
+        echo_check(alice, "echo.localhost", "still the first")
+        assert first.messages.get(timeout=1)["body"] == "still the first"
+    finally:
+        alice.close()
+        first.close()
+
+
+@pytest.mark.parametrize("same_worker", [True, False])
+def test_conflict_kick_old_replaces(tmp_path, same_worker):
+    ports = {"c2s": free_port(), "svc": free_port(), "kick": free_port()}
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["svc"], '  conflict_behaviour = "kick_old"')
+                   + service(ports["kick"], '  conflict_behaviour = "kick_old"'))
+    alice = login(ports["c2s"], "alice@localhost/a")
+    old = Component("echo.localhost", ports["svc"]).wait_connected()
+    try:
+        time.sleep(0.3)
+        new = Component("echo.localhost", ports["svc"] if same_worker else ports["kick"]).wait_connected()
+        assert old.disconnected.wait(10), "the old component was not kicked"
+        assert "conflict" in old.stream_errors
+        echo_check(alice, "echo.localhost", "the new one")
+        assert new.messages.get(timeout=1)["body"] == "the new one"
+        assert old.messages.empty()
+        new.close()
+    finally:
+        alice.close()
+        old.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("check_from", [True, False])
+def test_check_from(tmp_path, check_from):
+    ports = {"c2s": free_port(), "svc": free_port()}
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["svc"], f"  check_from = {str(check_from).lower()}"))
+    alice = login(ports["c2s"], "alice@localhost/a")
+    component = Component("echo.localhost", ports["svc"], echo=False).wait_connected()
+    try:
+        component.send_message("alice@localhost/a", "spoofed", mfrom="bob@localhost/x")
+        component.send_message("alice@localhost/a", "genuine", mfrom="echo.localhost")
+        if check_from:
+            error = component.wait_message()
+            assert error["type"] == "error" and component_error(error) == "bad-request"
+            assert alice.wait_message()["body"] == "genuine"
+            time.sleep(0.3)
+            assert alice.messages.empty(), "the spoofed message reached the user"
+        else:
+            spoofed = alice.wait_message()
+            assert spoofed["body"] == "spoofed" and str(spoofed["from"]) == "bob@localhost/x"
+            assert alice.wait_message()["body"] == "genuine"
+    finally:
+        alice.close()
+        component.close()
+        server.stop()
+
+
+def test_is_subdomain_serves_every_host(tmp_path):
+    ports = {"c2s": free_port(), "svc": free_port()}
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["svc"]), hosts=("localhost", "example.test"),
+                   users=())
+    server.register("alice", "secret", "localhost")
+    server.register("bob", "secret", "example.test")
+    component = Component("echo", ports["svc"], is_subdomain=True).wait_connected()
+    alice = login(ports["c2s"], "alice@localhost/a")
+    bob = login(ports["c2s"], "bob@example.test/b")
+    try:
+        assert str(echo_check(alice, "echo.localhost", "from localhost")["from"]) == "echo.localhost"
+        assert str(echo_check(bob, "echo.example.test", "from example.test")["from"]) == "echo.example.test"
+        # A second component with is_subdomain for the same name conflicts.
+        second = Component("echo", ports["svc"], is_subdomain=True)
+        assert second.disconnected.wait(10) and "conflict" in second.stream_errors
+        second.close()
+    finally:
+        alice.close()
+        bob.close()
+        component.close()
+        server.stop()
+
+
+def test_component_not_connected(deployment):
+    alice = login(deployment.ports["c2s"], "alice@localhost/a")
+    try:
+        alice.send_message("ghost.localhost", "anyone?")
+        error = alice.wait_message()
+        assert error["type"] == "error" and error["error"]["condition"] == "remote-server-not-found"
+        component = Component("ghost.localhost", deployment.ports["svc"]).wait_connected()
+        echo_check(alice, "ghost.localhost", "now?")
+        component.close()
+        # Gone again: unregistered everywhere.
+        def bounced():
+            alice.send_message("ghost.localhost", "and now?")
+            reply = alice.wait_message()
+            return reply["type"] == "error" and reply["error"]["condition"] == "remote-server-not-found"
+        wait_for(bounced, timeout=10, message="remote-server-not-found after the component left")
+    finally:
+        alice.close()
+
+
+def test_service_options_not_supported_yet_are_refused(tmp_path):
+    server = Server(tmp_path, c2s(free_port()) + service(free_port(), '  access = "component"'))
+    result = server.run("check-config", check=False)
+    assert result.returncode != 0 and "access rules are not supported yet" in result.stdout + result.stderr
+    server.write_config(c2s(free_port()) + service(free_port(), '  shaper_rule = "fast"'))
+    result = server.run("start", check=False)
+    if result.returncode == 0:  # leave no server behind if it wrongly started
+        server.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
+        server.stop()
+    assert result.returncode != 0 and "shapers are not supported yet" in result.stdout + result.stderr
+    server.write_config(c2s(free_port()) + service(free_port(), '  proxy_protocol = true'))
+    result = server.run("check-config", check=False)
+    assert result.returncode != 0 and "PROXY protocol is not supported" in result.stdout + result.stderr
+
+
+def test_component_survives_reload_and_restart(tmp_path):
+    ports = {"c2s": free_port(), "c2s2": free_port(), "svc": free_port()}
+
+    def listeners(size):
+        return c2s(ports["c2s"]) + c2s(ports["c2s2"], f"  max_stanza_size = {size}") + service(ports["svc"])
+
+    server = start(tmp_path, listeners(70_000), drain_timeout=6_000)
+    component = Component("echo.localhost", ports["svc"]).wait_connected()
+    alice = login(ports["c2s"], "alice@localhost/a")
+    try:
+        pid = server.listener(ports["svc"])["workerPID"]
+        server.write_config(listeners(80_000))
+        assert "1 changed" in server.ctl("reload").stdout
+        assert server.listener(ports["svc"])["workerPID"] == pid
+        echo_check(alice, "echo.localhost", "after reload")
+        carol = login(ports["c2s2"], "alice@localhost/on-new-worker")
+        echo_check(carol, "echo.localhost", "from the reloaded worker")
+        carol.close()
+
+        server.ctl("restart")
+        assert server.listener(ports["svc"])["workerPID"] != pid
+        # The old connection lives on in the draining worker, still routed to.
+        assert not component.disconnected.is_set()
+        echo_check(alice, "echo.localhost", "after restart")
+        # At the drain deadline it is told to go; it comes back to the new worker.
+        assert component.disconnected.wait(25), "the draining worker did not end the component"
+        assert "system-shutdown" in component.stream_errors
+        component.close()
+        wait_for(lambda: not pid_alive(pid), timeout=10, message="old service worker exit")
+        component = Component("echo.localhost", ports["svc"]).wait_connected()
+        alice.close()
+        alice = login(ports["c2s"], "alice@localhost/a")
+        echo_check(alice, "echo.localhost", "reconnected")
+    finally:
+        alice.close()
+        component.close()
+        server.stop()
+
+
+def test_xmppctl_components_lists_workers_and_hidden_flag(tmp_path):
+    ports = {"c2s": free_port(), "svc": free_port(), "hidden": free_port()}
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["svc"])
+                   + service(ports["hidden"], "  hidden_components = true"))
+    public = Component("public.localhost", ports["svc"]).wait_connected()
+    hidden = Component("helper", ports["hidden"], is_subdomain=True).wait_connected()
+    try:
+        def listing():
+            return json.loads(server.ctl("components", "--json").stdout)
+
+        expected = [
+            {"domain": "helper", "hidden": True, "workerPID": server.listener(ports["hidden"])["workerPID"]},
+            {"domain": "helper.localhost", "hidden": True, "workerPID": server.listener(ports["hidden"])["workerPID"]},
+            {"domain": "public.localhost", "hidden": False, "workerPID": server.listener(ports["svc"])["workerPID"]},
+        ]
+        wait_for(lambda: listing() == expected, message=f"component listing {expected}")
+        text = server.ctl("components").stdout
+        assert "public.localhost" in text and "helper.localhost" in text
+        hidden.close()
+        wait_for(lambda: [c["domain"] for c in listing()] == ["public.localhost"], message="hidden one gone")
+    finally:
+        public.close()
+        hidden.close()
+        server.stop()
+
+
+def test_max_stanza_size(tmp_path):
+    port = free_port()
+    server = start(tmp_path, c2s(free_port()) + service(port, "  max_stanza_size = 1000"), users=())
+    try:
+        raw = RawComponent(port)
+        raw.open()
+        raw.handshake(SECRET)
+        deadline = time.time() + 10
+        while b"<handshake/>" not in raw.received:
+            assert time.time() < deadline, raw.received
+            raw.received += raw.sock.recv(65536)
+        raw.send(f"<message from='echo.localhost' to='alice@localhost'><body>{'x' * 2000}</body></message>")
+        assert raw.stream_error() == "policy-violation"
+    finally:
+        server.stop()
+
+
+def test_component_worker_crash(deployment):
+    component = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
+    alice = login(deployment.ports["c2s"], "alice@localhost/a")
+    try:
+        echo_check(alice, "echo.localhost", "before the crash")
+        old = deployment.listener(deployment.ports["svc"])["workerPID"]
+        os.kill(old, signal.SIGKILL)
+        assert component.disconnected.wait(10)
+
+        def gone():
+            # Until the mesh notices the worker died, a stanza to it is lost, as
+            # one to a session of that worker would be.
+            alice.send_message("echo.localhost", "anyone?")
+            try:
+                reply = alice.messages.get(timeout=1)
+            except queue.Empty:
+                return False
+            return reply["type"] == "error" and reply["error"]["condition"] == "remote-server-not-found"
+        wait_for(gone, message="the crashed worker's component forgotten")
+        time.sleep(0.5)
+        while not alice.messages.empty():  # late answers to earlier probes
+            alice.messages.get_nowait()
+        wait_for(lambda: deployment.listener(deployment.ports["svc"])["workerPID"] not in (None, old),
+                 message="service worker restarted")
+        component.close()
+        component = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
+        echo_check(alice, "echo.localhost", "after the crash")
+    finally:
+        alice.close()
+        component.close()
+
+
+@pytest.mark.parametrize("behaviour", ["disconnect", "kick_old"])
+def test_simultaneous_registrations_on_two_workers_settle(tmp_path, behaviour):
+    """Two workers accept one domain at the same moment: every worker settles the
+    race the same way, so exactly one component stays and gets the traffic."""
+    ports = {"c2s": free_port(), "a": free_port(), "b": free_port()}
+    option = f'  conflict_behaviour = "{behaviour}"'
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["a"], option) + service(ports["b"], option))
+    alice = login(ports["c2s"], "alice@localhost/a")
+    try:
+        for round in range(3):
+            pair = [Component("race.localhost", ports["a"]), Component("race.localhost", ports["b"])]
+            wait_for(lambda: sum(not c.connected.is_set() or c.disconnected.is_set() for c in pair) >= 1
+                     and all(c.connected.is_set() or c.disconnected.is_set() for c in pair),
+                     message="the race settled")
+            time.sleep(0.5)
+            alive = [c for c in pair if c.connected.is_set() and not c.disconnected.is_set()]
+            assert len(alive) == 1, [(c.connected.is_set(), c.disconnected.is_set(), c.stream_errors) for c in pair]
+            loser = next(c for c in pair if c is not alive[0])
+            assert "conflict" in loser.stream_errors
+            echo_check(alice, "race.localhost", f"round {round}")
+            assert alive[0].messages.get(timeout=1)["body"] == f"round {round}"
+            for c in pair:
+                c.close()
+            wait_for(lambda: json.loads(server.ctl("components", "--json").stdout) == [], message="all gone")
+    finally:
+        alice.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("behaviour", ["disconnect", "kick_old"])
+def test_racing_handshakes_on_two_workers(tmp_path, behaviour):
+    """Handshakes sent back to back to two workers: both may be accepted before either
+    hears of the other; the mesh then settles it so that one stays everywhere."""
+    ports = {"c2s": free_port(), "a": free_port(), "b": free_port()}
+    option = f'  conflict_behaviour = "{behaviour}"'
+    server = start(tmp_path, c2s(ports["c2s"]) + service(ports["a"], option) + service(ports["b"], option))
+    alice = login(ports["c2s"], "alice@localhost/a")
+    late_conflicts = 0
+    try:
+        for round in range(10):
+            pair = [RawComponent(ports["a"]), RawComponent(ports["b"])]
+            for raw in pair:
+                raw.open(to="race.localhost")
+            digests = [hashlib.sha1((raw.stream_id() + SECRET).encode()).hexdigest() for raw in pair]
+            for raw, digest in zip(pair, digests):
+                raw.send(f"<handshake>{digest}</handshake>")
+            time.sleep(0.5)
+            closed = []
+            for raw in pair:
+                raw.sock.setblocking(False)
+                try:
+                    while True:
+                        chunk = raw.sock.recv(65536)
+                        if not chunk:
+                            closed.append(raw)
+                            break
+                        raw.received += chunk
+                except BlockingIOError:
+                    pass
+                raw.sock.setblocking(True)
+            assert len(closed) == 1, [r.received for r in pair]
+            loser = closed[0]
+            winner = next(r for r in pair if r is not loser)
+            assert b"<conflict " in loser.received
+            late_conflicts += b"<handshake/>" in loser.received
+            assert b"<handshake/>" in winner.received
+            alice.send_message("race.localhost", f"round {round}")
+            winner.sock.settimeout(10)
+            while f"round {round}".encode() not in winner.received:
+                chunk = winner.sock.recv(65536)
+                assert chunk, "the winner was closed"
+                winner.received += chunk
+            for raw in pair:
+                raw.close()
+            wait_for(lambda: json.loads(server.ctl("components", "--json").stdout) == [], message="all gone")
+        print(f"{behaviour}: {late_conflicts} of 10 rounds were settled after both handshakes succeeded")
+    finally:
+        alice.close()
+        server.stop()
