@@ -10,8 +10,12 @@ HEADER = ("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmln
 
 
 class RawSession:
-    def __init__(self, port, prefix=b"", timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, prefix=b"", timeout=10, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
         self.inbox = b""
         self.compressor = None
         self.decompressor = None
@@ -56,7 +60,6 @@ class RawSession:
         token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
         self.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>")
         self.read_until("<success")
-        self.read_until(">") if False else None
         self.send(HEADER)
         features = self.read_until("</stream:features>")
         if compress:
@@ -73,7 +76,7 @@ class RawSession:
         reply = self.read_until("</iq>")
         self.jid = re.search(r"<jid>([^<]+)</jid>", reply).group(1)
         self.send("<presence/>")
-        self.read_until("</presence>") if False else self.read_until("<presence")
+        self.read_until("<presence")
         return features
 
     def stream_error(self):

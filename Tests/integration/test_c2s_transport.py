@@ -1,5 +1,6 @@
 """zlib (XEP-0138) with a bomb cap, the PROXY protocol, and shapers on c2s."""
 import struct
+import threading
 import socket
 import time
 import zlib
@@ -7,7 +8,7 @@ import zlib
 import pytest
 
 from raw_session import HEADER, RawSession
-from xmppd_harness import Server, free_port
+from xmppd_harness import Server, free_port, wait_for
 
 
 def c2s(port, extra=""):
@@ -119,3 +120,42 @@ def test_shaper_throttles_without_losing_data(make_server):
     # ~42 KB at 10 kB/s, with a one-second burst allowance: at least ~3 s, all delivered in order.
     assert 2.5 < elapsed < 15, elapsed
     session.close()
+
+
+def test_client_that_stops_reading_is_closed_at_max_fsm_queue(make_server):
+    server = make_server("  max_fsm_queue = 100")
+    server.register("bob", "secret")
+    sleeper = RawSession(server.port, rcvbuf=4096)
+    sleeper.login("bob", resource="asleep")
+    sender = RawSession(server.port)
+    sender.login("alice", resource="awake")
+    stop = threading.Event()
+
+    def keep_reading_sender():
+        # Only the sleeper must block: the sender reads whatever comes back to it.
+        sender.sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                if not sender.sock.recv(65536):
+                    break
+            except socket.timeout:
+                pass
+    reader = threading.Thread(target=keep_reading_sender, daemon=True)
+    reader.start()
+    body = "y" * 1000
+    deadline = time.time() + 60
+    sent = 0
+    try:
+        # Until the kernel buffers on both sides are full and 100 more stanzas wait.
+        while "client is not reading" not in server.log() and time.time() < deadline and sent < 40_000:
+            for _ in range(500):
+                # Headlines: once the sleeper is gone they are dropped, not bounced.
+                sender.send(f"<message to='bob@localhost/asleep' type='headline'><body>{sent} {body}</body></message>")
+                sent += 1
+    finally:
+        stop.set()
+        reader.join(5)
+    closed = [line for line in server.log().splitlines() if "client is not reading" in line]
+    assert len(closed) == 1 and "jid=bob@localhost/asleep" in closed[0], closed
+    # The sleeping session is gone; the sender's is not.
+    wait_for(lambda: server.listener(server.port)["counters"]["connectionsCurrent"] == 1, message="sleeper closed")

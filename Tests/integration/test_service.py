@@ -377,19 +377,54 @@ def test_component_not_connected(deployment):
         alice.close()
 
 
-def test_service_options_not_supported_yet_are_refused(tmp_path):
-    server = Server(tmp_path, c2s(free_port()) + service(free_port(), '  access = "component"'))
-    result = server.run("check-config", check=False)
-    assert result.returncode != 0 and "access rules are not supported yet" in result.stdout + result.stderr
-    server.write_config(c2s(free_port()) + service(free_port(), '  shaper_rule = "fast"'))
-    result = server.run("start", check=False)
-    if result.returncode == 0:  # leave no server behind if it wrongly started
-        server.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
+ACCESS_SECTIONS = """
+[acl]
+  blocked = [{user = "mallory"}]
+[access]
+  component = [{acl = "blocked", value = "deny"}, {acl = "all", value = "allow"}]
+[shaper]
+  fast = {max_rate = 50_000}
+"""
+
+
+def test_access_rule_is_matched_against_senders(tmp_path):
+    # MongooseIM matches the service listener's `access` rule against the sender of
+    # every stanza routed to the component (mongoose_component_connection:handle_route).
+    c2s_port, svc_port = free_port(), free_port()
+    server = start(tmp_path, ACCESS_SECTIONS + c2s(c2s_port) + service(svc_port, '  access = "component"\n  shaper_rule = "fast"'),
+                   users=("alice", "mallory"))
+    component = Component("echo.localhost", svc_port).wait_connected()
+    alice = login(c2s_port, "alice@localhost/a")
+    mallory = login(c2s_port, "mallory@localhost/m")
+    try:
+        echo_check(alice, "echo.localhost", "allowed")
+        mallory.send_message("echo.localhost", "denied?")
+        reply = mallory.wait_message()
+        assert reply["type"] == "error" and reply["error"]["condition"] == "not-allowed"
+    finally:
+        for c in (alice, mallory, component):
+            c.close()
         server.stop()
-    assert result.returncode != 0 and "shapers are not supported yet" in result.stdout + result.stderr
-    server.write_config(c2s(free_port()) + service(free_port(), '  proxy_protocol = true'))
-    result = server.run("check-config", check=False)
-    assert result.returncode != 0 and "PROXY protocol is not supported" in result.stdout + result.stderr
+
+
+def test_proxy_protocol_on_service_listener(tmp_path):
+    svc_port = free_port()
+    server = start(tmp_path, c2s(free_port()) + service(svc_port, "  proxy_protocol = true"))
+    try:
+        raw = RawComponent(svc_port)
+        raw.sock.sendall(b"PROXY TCP4 192.0.2.10 127.0.0.1 41000 8888\r\n")
+        raw.open()
+        raw.handshake(SECRET)
+        deadline = time.time() + 10
+        while b"<handshake/>" not in raw.received:
+            assert time.time() < deadline, raw.received
+            raw.received += raw.sock.recv(65536)
+        raw.close()
+        bare = RawComponent(svc_port)
+        bare.open()
+        assert bare.read_to_close() == ""
+    finally:
+        server.stop()
 
 
 def test_component_survives_reload_and_restart(tmp_path):

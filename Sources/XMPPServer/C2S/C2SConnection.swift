@@ -40,6 +40,13 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     private var negotiationTimer: Scheduled<Void>?
     private var inReadCycle = false
     private var needsFlush = false
+    /// Stanzas and bytes written while the socket could not take more (the client
+    /// is not reading): what waits for it in memory.
+    private var queuedWhileBlocked = 0
+    private var bytesWhileBlocked = 0
+    /// Whatever max_fsm_queue says, a client that stops reading can make the server
+    /// hold at most this much for it.
+    static let blockedBytesLimit = 16 * 1024 * 1024
     var logger: Logger
 
     init(env: C2SEnvironment) {
@@ -174,9 +181,27 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         write(buffer, stanzas: 1)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            queuedWhileBlocked = 0
+            bytesWhileBlocked = 0
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     private func write(_ buffer: ByteBuffer, stanzas: Int) {
         guard let context else { return }
         env.stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
+        if !context.channel.isWritable && stanzas > 0 {
+            queuedWhileBlocked += stanzas
+            bytesWhileBlocked += buffer.readableBytes
+            if queuedWhileBlocked > (env.maxQueuedStanzas ?? Int.max) || bytesWhileBlocked > Self.blockedBytesLimit {
+                // Like MongooseIM's max_fsm_queue: the session is ended rather than
+                // letting its queue grow; RFC 6120's condition for it is resource-constraint.
+                logger.info("client is not reading: \(queuedWhileBlocked) stanzas queued; closing")
+                return failStream("resource-constraint")
+            }
+        }
         context.write(wrapOutboundOut(buffer), promise: nil)
         if inReadCycle { needsFlush = true } else { context.flush() }
     }

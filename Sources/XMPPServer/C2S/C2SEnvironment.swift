@@ -19,6 +19,9 @@ public struct C2SEnvironment: Sendable {
     public var accessRule: String
     public var access: AccessRules
     public var maxStanzaSize: Int?
+    /// `max_fsm_queue` (listener, else [general]): stanzas that may wait for a client
+    /// that does not read before its session is closed; nil = no limit.
+    public var maxQueuedStanzas: Int?
     public var transport: C2STransport
     /// RFC 6120 leaves it to the server how long negotiation may take:
     /// MongooseIM's `c2s_state_timeout`.

@@ -14,6 +14,8 @@ struct ComponentEnvironment: Sendable {
     var stats: WorkerStats
     var connections: ConnectionTracker
     var maxStanzaSize: Int?
+    /// Evaluates the listener's `access` rule.
+    var access: AccessRules
     /// Time allowed from connect to a successful handshake (c2s_state_timeout, as
     /// MongooseIM's `state_timeout` applies to component connections too).
     var handshakeTimeout: TimeAmount
@@ -216,6 +218,20 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     /// A stanza (jabber:client) for the component, on this connection's event loop.
     func deliver(_ stanza: XMLElement) {
         guard case .established = state, let context else { return }
+        // As MongooseIM (mongoose_component_connection:handle_route/3): the `access`
+        // rule is matched against the sender of each stanza routed to the component;
+        // a denied sender gets <not-allowed/>.
+        if env.options.access != "all" {
+            let from = stanza[attribute: "from"].flatMap(JID.init)
+            guard let from, env.access.allows(env.options.access, local: from.local, domain: from.domain,
+                                              resource: from.resource) else {
+                if let error = StanzaErrors.reply(to: stanza, condition: "not-allowed"),
+                   let sender = error[attribute: "to"].flatMap(JID.init) {
+                    _ = env.router.route(error, to: sender)
+                }
+                return
+            }
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         stanza.movingNamespace(XMPPNamespace.client, to: ComponentNamespace.accept)

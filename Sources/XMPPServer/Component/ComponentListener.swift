@@ -1,32 +1,20 @@
 import NIOCore
 import XMPPConfig
-
-/// Options of `[[listen.service]]` this version cannot honour yet. Refusing the
-/// config (at start and at reload) is safer than ignoring them: an `access` rule
-/// that silently allowed every component would be a hole.
-public enum ComponentListenerLimits {
-    public static func unsupportedOptions(in config: ServerConfig) -> [String] {
-        var problems: [String] = []
-        for listener in config.listeners where listener.type == .service {
-            guard let service = listener.service else { continue }
-            if service.access != "all" {
-                problems.append("\(listener.keyPath).access: access rules are not supported yet "
-                                + "(found \"\(service.access)\", expected \"all\")")
-            }
-            if service.shaperRule != "none" {
-                problems.append("\(listener.keyPath).shaper_rule: shapers are not supported yet "
-                                + "(found \"\(service.shaperRule)\", expected \"none\")")
-            }
-            if listener.xmpp?.proxyProtocol == true {
-                problems.append("\(listener.keyPath).proxy_protocol: the PROXY protocol is not supported on "
-                                + "service listeners yet (found true, expected false)")
-            }
-        }
-        return problems
-    }
-}
+import XMPPTransport
 
 extension ListenerWorker {
+    /// The layers under a component stream: PROXY header and the shaper that
+    /// `shaper_rule` names directly (unlike c2s, not through an access rule).
+    func componentTransportHandlers() -> [ChannelHandler] {
+        var handlers: [ChannelHandler] = []
+        if setup.listener.xmpp?.proxyProtocol == true { handlers.append(ProxyProtocolDecoder()) }
+        if let name = setup.listener.service?.shaperRule, name != "none",
+           let shaper = setup.config.accessControl.shapers[name] {
+            handlers.append(ShaperHandler(maxRate: shaper.maxRate))
+        }
+        return handlers
+    }
+
     func makeComponentEnvironment(router: StanzaRouter) throws -> ComponentEnvironment {
         let config = setup.config
         let listener = setup.listener
@@ -43,6 +31,7 @@ extension ListenerWorker {
             stats: stats,
             connections: connections,
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
+            access: AccessRules(config: config.accessControl, hosts: config.hosts),
             handshakeTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
     }

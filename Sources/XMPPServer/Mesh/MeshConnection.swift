@@ -23,7 +23,9 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let peer { mesh.unregister(self, peer: peer) }
+        // Asynchronously: a failed write closes the channel inside the writer's call,
+        // and a writer may hold the registry lock that unregistering needs.
+        if let peer { context.eventLoop.execute { [mesh] in mesh.unregister(self, peer: peer) } }
         peer = nil
         channel = nil
     }

@@ -30,7 +30,7 @@ public final class ListenerWorker: @unchecked Sendable {
         config.listeners.filter { !servedTypes.contains($0.type) }.map {
             "\($0.keyPath): \($0.type.rawValue) listeners are not served by this version of xmppd yet "
                 + "(served: \(servedTypes.map(\.rawValue).sorted().joined(separator: ", ")))"
-        } + ComponentListenerLimits.unsupportedOptions(in: config)
+        }
     }
 
     private let moduleCatalog: [ServerModule.Type]
@@ -69,8 +69,10 @@ public final class ListenerWorker: @unchecked Sendable {
             }
         case .service:
             let env = try makeComponentEnvironment(router: router)
+            let transport = componentTransportHandlers
             initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(transport())
                     try channel.pipeline.syncOperations.addHandler(ComponentConnection(env: env))
                 }
             }
@@ -82,7 +84,7 @@ public final class ListenerWorker: @unchecked Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .childChannelInitializer(initializer)
-        if listener.c2s.map({ $0.shaper != "none" }) ?? false {
+        if (listener.c2s?.shaper ?? listener.service?.shaperRule ?? "none") != "none" {
             // A shaper pauses reads; small reads keep a burst from outrunning it
             // (NIO would otherwise take up to 4 x 64 KiB in one read cycle).
             bootstrap = bootstrap
@@ -108,6 +110,7 @@ public final class ListenerWorker: @unchecked Sendable {
             accessRule: listener.c2s?.access ?? "all",
             access: AccessRules(config: config.accessControl, hosts: config.hosts),
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
+            maxQueuedStanzas: listener.xmpp?.maxFSMQueue ?? config.general.maxFSMQueue,
             transport: C2STransport(listener: listener, tls: try ListenerTLSMaterial.context(for: listener, in: config)),
             negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
