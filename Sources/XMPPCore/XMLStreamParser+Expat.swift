@@ -74,6 +74,10 @@ extension XMLStreamParser {
         defer { pendingNamespaces.removeAll(keepingCapacity: true) }
         let (ns, local, prefix) = splitName(qname)
 
+        if depth == 0 && resuming {
+            depth = 1
+            return
+        }
         if depth == 0 {
             // Expat itself rejects a second root ("junk after document element").
             guard local == "stream", ns == XMPPNamespace.stream else {
@@ -99,6 +103,7 @@ extension XMLStreamParser {
             headerDone = true
             depth = 1
             mark = end
+            resumeHeader = XMLStreamParser.openingTag(of: header)
             emit(.streamOpened(header), endingAt: end)
             return
         }

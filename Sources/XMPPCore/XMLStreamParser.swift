@@ -48,6 +48,11 @@ public final class XMLStreamParser {
     var pendingText: [UInt8] = []        // text for stack.last, joined across expat's chunks
     var pendingNamespaces: [(prefix: String?, uri: String?)] = []   // decls for the next start tag
     var namespaceCache: [(bytes: [UInt8], string: String)] = []     // interned namespace URIs
+    /// The stream's opening tag rebuilt from its namespace declarations: fed to a new
+    /// expat parser to resume after `hibernate()`.
+    var resumeHeader: [UInt8] = []
+    /// Set while that tag is re-fed: the root is not reported again.
+    var resuming = false
 
     public init(maxStanzaSize: Int? = nil) {
         self.maxStanzaSize = maxStanzaSize
@@ -91,6 +96,7 @@ public final class XMLStreamParser {
         precondition(!inFeed, "XMLStreamParser.feed is not reentrant; call reset() from a handler instead")
         if let f = failure { throw f }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if parser == nil { wake() }
         try withoutActuallyEscaping(onEvent) { handler in
             sink = handler
             inFeed = true
@@ -128,6 +134,54 @@ public final class XMLStreamParser {
         }
     }
 
+    /// Frees expat's state between stanzas (the listeners' `hibernate_after`): an
+    /// idle connection then holds no parser buffers. Only possible at a stanza
+    /// boundary with nothing partial received; returns whether it hibernated. The
+    /// next `feed` resumes transparently.
+    @discardableResult
+    public func hibernate() -> Bool {
+        guard !inFeed, failure == nil, headerDone, depth == 1, stack.isEmpty, consumed == mark,
+              !resumeHeader.isEmpty, let p = parser else { return false }
+        XML_ParserFree(p)
+        parser = nil
+        pendingText = []
+        stack = []
+        pendingNamespaces = []
+        return true
+    }
+
+    public var isHibernating: Bool { parser == nil && headerDone }
+
+    /// A new expat parser in the namespace context of the stream, as if it had just
+    /// read the opening tag.
+    func wake() {
+        makeParser()
+        depth = 0 // the re-fed root brings it back to 1
+        resuming = true
+        let status = resumeHeader.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { XML_Parse(parser, $0.baseAddress, Int32($0.count), 0) }
+        }
+        resuming = false
+        precondition(status != XML_STATUS_ERROR, "the rebuilt stream header must parse")
+        consumed = resumeHeader.count
+        mark = consumed
+        lastEventEnd = consumed
+    }
+
+    /// `<prefix:stream xmlns:prefix='…' xmlns='…' …>` from the header's declarations.
+    static func openingTag(of header: XMLStreamHeader) -> [UInt8] {
+        var out: [UInt8] = []
+        let name = header.prefix.map { "\($0):\(header.name)" } ?? header.name
+        XMLEscaping.appendRaw("<" + name, to: &out)
+        for (prefix, uri) in header.namespaces.sorted(by: { $0.key < $1.key }) {
+            XMLEscaping.appendRaw(prefix.isEmpty ? " xmlns='" : " xmlns:\(prefix)='", to: &out)
+            XMLEscaping.appendAttribute(uri, to: &out)
+            XMLEscaping.appendRaw("'", to: &out)
+        }
+        XMLEscaping.appendRaw(">", to: &out)
+        return out
+    }
+
     // MARK: - internals
 
     var currentLimit: Int { headerDone ? stanzaLimit : XMLStreamParser.maxHeaderSize }
@@ -146,6 +200,7 @@ public final class XMLStreamParser {
         stack.removeAll(keepingCapacity: true)
         pendingText.removeAll(keepingCapacity: true)
         pendingNamespaces.removeAll(keepingCapacity: true)
+        resumeHeader = []
         makeParser()
     }
 

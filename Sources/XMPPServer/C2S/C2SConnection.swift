@@ -73,6 +73,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
+        hibernationTimer?.cancel()
         if case .established(let session) = state { sessionEnded(session) }
         state = .closed
         env.connections.remove(ObjectIdentifier(self))
@@ -100,6 +101,37 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadCycle = false
         if needsFlush { needsFlush = false; context.flush() }
+        scheduleHibernation(context)
+    }
+
+    // MARK: hibernation
+
+    private var lastReadAt = NIODeadline.now()
+    private var hibernationTimer: Scheduled<Void>?
+
+    /// hibernate_after: an idle connection frees its parser state (expat's buffers
+    /// and tables), the bulk of what an idle session holds; the next read rebuilds it.
+    private func scheduleHibernation(_ context: ChannelHandlerContext) {
+        if env.hibernateAfter == .zero {
+            parser.hibernate()
+            return
+        }
+        lastReadAt = .now()
+        guard hibernationTimer == nil else { return }
+        hibernationTimer = context.eventLoop.scheduleTask(in: env.hibernateAfter) { [weak self] in self?.hibernateIfIdle() }
+    }
+
+    private func hibernateIfIdle() {
+        hibernationTimer = nil
+        guard let context, !isClosed else { return }
+        let idle = NIODeadline.now() - lastReadAt
+        if idle >= env.hibernateAfter {
+            parser.hibernate()
+        } else {
+            hibernationTimer = context.eventLoop.scheduleTask(in: env.hibernateAfter - idle) { [weak self] in
+                self?.hibernateIfIdle()
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

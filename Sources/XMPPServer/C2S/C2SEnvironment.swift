@@ -23,6 +23,9 @@ public struct C2SEnvironment: Sendable {
     /// that does not read before its session is closed; nil = no limit.
     public var maxQueuedStanzas: Int?
     public var transport: C2STransport
+    /// `hibernate_after`: idle time after which a connection drops its parser
+    /// buffers; 0 = at every opportunity (MongooseIM's default).
+    public var hibernateAfter: TimeAmount
     /// RFC 6120 leaves it to the server how long negotiation may take:
     /// MongooseIM's `c2s_state_timeout`.
     public var negotiationTimeout: TimeAmount

@@ -112,6 +112,7 @@ public final class ListenerWorker: @unchecked Sendable {
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
             maxQueuedStanzas: listener.xmpp?.maxFSMQueue ?? config.general.maxFSMQueue,
             transport: C2STransport(listener: listener, tls: try ListenerTLSMaterial.context(for: listener, in: config)),
+            hibernateAfter: .milliseconds(Int64(listener.xmpp?.hibernateAfterMs ?? 0)),
             negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
     }
