@@ -1,0 +1,38 @@
+"""The shipped etc/xmppd.toml runs as-is: a generated certificate, STARTTLS on the
+first listener, direct TLS on the second, the default modules."""
+import re
+import subprocess
+from pathlib import Path
+
+from xmpp_client import Client
+from xmppd_harness import XMPPCTL, XMPPD, free_port, pid_alive
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_serves_tls_clients(tmp_path):
+    (tmp_path / "etc").mkdir()
+    starttls, direct = free_port(), free_port()
+    text = (REPO / "etc" / "xmppd.toml").read_text()
+    # Same file, other ports: the test must not depend on 5222/5223 being free.
+    text = text.replace("port = 5222", f"port = {starttls}").replace("port = 5223", f"port = {direct}")
+    config = tmp_path / "etc" / "xmppd.toml"
+    config.write_text(text)
+    started = subprocess.run([XMPPD, "start", "-c", str(config)], capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    supervisor = int(re.search(r"pid (\d+)", started.stdout).group(1))
+    try:
+        certificate = tmp_path / "var" / "server.pem"
+        assert certificate.exists()
+        subprocess.run([XMPPCTL, "register", "alice", "localhost", "secret", "-c", str(config)], check=True)
+        subprocess.run([XMPPCTL, "register", "bob", "localhost", "secret", "-c", str(config)], check=True)
+        # The self-signed certificate names localhost: it verifies as its own CA.
+        alice = Client("alice@localhost/a", "secret", starttls, tls="starttls", ca_certs=certificate).wait_session()
+        bob = Client("bob@localhost/b", "secret", direct, tls="direct", ca_certs=certificate).wait_session()
+        alice.send_message("bob@localhost", "hello over the shipped config")
+        assert bob.wait_message()["body"] == "hello over the shipped config"
+        alice.close()
+        bob.close()
+    finally:
+        subprocess.run([XMPPCTL, "stop", "-c", str(config)], capture_output=True, timeout=30)
+        assert not pid_alive(supervisor) or subprocess.run(["kill", "-9", str(supervisor)]).returncode == 0
