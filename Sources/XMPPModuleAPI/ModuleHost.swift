@@ -44,6 +44,10 @@ public protocol ModuleHost: AnyObject, Sendable {
     /// Ends a session of this worker with a stream error.
     func terminateSession(_ fullJID: JID, condition: String)
 
+    /// Connected external components (XEP-0114), in any worker, with the listener's
+    /// `hidden_components` flag.
+    func externalComponents() -> [(domain: String, hidden: Bool)]
+
     /// Advertised in the server's XEP-0030 disco#info.
     func addServerFeature(_ namespace: String)
     var serverFeatures: [String] { get }

@@ -620,3 +620,25 @@ def test_racing_handshakes_on_two_workers(tmp_path, behaviour):
     finally:
         alice.close()
         server.stop()
+
+
+def test_hidden_components_left_out_of_disco_items(tmp_path):
+    c2s_port, shown_port, hidden_port = free_port(), free_port(), free_port()
+    listeners = c2s(c2s_port) + service(shown_port) + service(hidden_port, "  hidden_components = true")
+    modules = "\n[modules.mod_disco]\n  users_can_see_hidden_services = false\n"
+    server = start(tmp_path, modules + listeners)
+    shown = Component("shown.localhost", shown_port).wait_connected()
+    hidden = Component("hidden.localhost", hidden_port).wait_connected()
+    alice = Client("alice@localhost/a", "secret", c2s_port, plugins=["xep_0030"]).wait_session()
+    try:
+        def items():
+            result = alice.run(lambda x: x.plugin["xep_0030"].get_items(jid="localhost", timeout=5))
+            return {item[0] for item in result["disco_items"]["items"]}
+        found = wait_for(lambda: (lambda i: i if "shown.localhost" in i else None)(items()), message="component listed")
+        assert "hidden.localhost" not in found
+        # Hidden is not unreachable: it still serves users.
+        echo_check(alice, "hidden.localhost", "still reachable")
+    finally:
+        for c in (alice, shown, hidden):
+            c.close()
+        server.stop()

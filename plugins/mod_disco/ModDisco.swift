@@ -4,7 +4,9 @@ import XMPPModuleAPI
 
 /// XEP-0030 Service Discovery, as MongooseIM's mod_disco: the server's identity
 /// and features (every module adds its own with `addServerFeature`), its items
-/// (`extra_domains`), and the account identity for a user's bare JID.
+/// (connected external components and `extra_domains`), and the account identity
+/// for a user's bare JID. Components of a listener with `hidden_components = true`
+/// are left out of the items unless `users_can_see_hidden_services = true`.
 public final class ModDisco: ServerModule {
     public static let name = "mod_disco"
     static let info = "http://jabber.org/protocol/disco#info"
@@ -12,11 +14,16 @@ public final class ModDisco: ServerModule {
 
     private let host: ModuleHost
     private let extraDomains: [String]
+    private let usersCanSeeHidden: Bool
 
-    static func parse(_ options: ModuleOptions) throws -> [String] {
+    static func parse(_ options: ModuleOptions) throws -> (extraDomains: [String], usersCanSeeHidden: Bool) {
         try options.checkKnownKeys(["extra_domains", "users_can_see_hidden_services", "iqdisc"])
-        _ = try options.bool("users_can_see_hidden_services", default: true)
+        let seeHidden = try options.bool("users_can_see_hidden_services", default: true)
         _ = try options.string("iqdisc", default: "one_queue")
+        return (try extraDomains(options), seeHidden)
+    }
+
+    private static func extraDomains(_ options: ModuleOptions) throws -> [String] {
         guard let value = options.entries["extra_domains"] else { return [] }
         guard case .array(let items) = value else {
             throw options.error("extra_domains", "expected an array of domain names")
@@ -33,7 +40,7 @@ public final class ModDisco: ServerModule {
 
     public required init(options: ModuleOptions, host: ModuleHost) throws {
         self.host = host
-        self.extraDomains = try Self.parse(options)
+        (self.extraDomains, self.usersCanSeeHidden) = try Self.parse(options)
         host.addServerFeature(Self.info)
         host.addServerFeature(Self.items)
         host.registerIQHandler(namespace: Self.info, target: .server) { [weak self] request in
@@ -49,7 +56,9 @@ public final class ModDisco: ServerModule {
         host.registerIQHandler(namespace: Self.items, target: .server) { [weak self] request in
             guard request.type == "get", let self else { return request.fail("bad-request", "modify") }
             var query = XMLElement(name: "query", namespace: Self.items)
-            for domain in self.extraDomains {
+            let components = self.host.externalComponents()
+                .filter { self.usersCanSeeHidden || !$0.hidden }.map(\.domain).sorted()
+            for domain in components + self.extraDomains {
                 query.append(XMLElement(name: "item", namespace: Self.items, attributes: ["jid": domain]))
             }
             request.reply(query)

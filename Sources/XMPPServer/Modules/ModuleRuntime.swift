@@ -14,6 +14,7 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
     public let hooks = Hooks()
     public let eventLoopGroup: EventLoopGroup
     let router: StanzaRouter
+    let components: ComponentRegistry
     private let lock = NIOLock()
     private var iqHandlers: [IQTarget: [String: IQHandler]] = [:]
     private var pendingIQs: [String: EventLoopPromise<XMLElement>] = [:]
@@ -22,7 +23,8 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
     private var modules: [ServerModule] = []
     private var nextIQ = 0
 
-    init(config: ServerConfig, router: StanzaRouter, group: EventLoopGroup, logger: Logger) {
+    init(config: ServerConfig, router: StanzaRouter, components: ComponentRegistry, group: EventLoopGroup, logger: Logger) {
+        self.components = components
         self.hosts = config.hosts
         self.databasePath = config.databasePath
         self.router = router
@@ -93,6 +95,10 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
         if let session = router.registry.session(for: fullJID), session.peer == nil {
             session.terminate(condition: condition)
         }
+    }
+
+    public func externalComponents() -> [(domain: String, hidden: Bool)] {
+        components.domains().map { ($0.domain, $0.hidden) }
     }
 
     public func addServerFeature(_ namespace: String) { lock.withLock { features.append(namespace) } }

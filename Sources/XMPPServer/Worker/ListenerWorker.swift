@@ -48,7 +48,8 @@ public final class ListenerWorker: @unchecked Sendable {
         let listener = setup.listener
         let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
         router.addDomainRoute(ComponentRoute(registry: components))
-        let modules = ModuleRuntime(config: setup.config, router: router, group: group, logger: logger)
+        let modules = ModuleRuntime(config: setup.config, router: router, components: components, group: group,
+                                    logger: logger)
         router.hooks = modules.hooks
         try modules.start(setup.config.modules, catalog: moduleCatalog)
         try joinMesh(router: router)
