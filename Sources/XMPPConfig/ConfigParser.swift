@@ -180,7 +180,7 @@ extension AuthConfig {
     /// Mechanisms MongooseIM offers that xmppd does not implement yet.
     static let knownUnsupportedMechanisms = [
         "scram_sha224", "scram_sha384", "scram_sha512",
-        "scram_sha1_plus", "scram_sha224_plus", "scram_sha256_plus", "scram_sha384_plus", "scram_sha512_plus",
-        "external", "anonymous", "oauth", "digest",
+        "scram_sha224_plus", "scram_sha384_plus", "scram_sha512_plus",
+        "anonymous", "oauth", "digest",
     ]
 }

@@ -23,18 +23,28 @@ public struct GeneralConfig: Codable, Equatable, Hashable, Sendable {
 
 /// SASL mechanisms xmppd implements; raw values are the IANA names offered on the wire.
 public enum SASLMechanism: String, Codable, Hashable, Sendable, CaseIterable {
+    case scramSHA256Plus = "SCRAM-SHA-256-PLUS"
+    case scramSHA1Plus = "SCRAM-SHA-1-PLUS"
     case scramSHA256 = "SCRAM-SHA-256"
     case scramSHA1 = "SCRAM-SHA-1"
     case plain = "PLAIN"
+    /// XEP-0178: the TLS client certificate authenticates.
+    case external = "EXTERNAL"
 
     /// The spelling used in MongooseIM's `auth.sasl_mechanisms`.
     public var configName: String {
         switch self {
+        case .scramSHA256Plus: return "scram_sha256_plus"
+        case .scramSHA1Plus: return "scram_sha1_plus"
         case .scramSHA256: return "scram_sha256"
         case .scramSHA1: return "scram_sha1"
         case .plain: return "plain"
+        case .external: return "external"
         }
     }
+
+    /// Offered only on a TLS stream (channel binding needs TLS, EXTERNAL a certificate).
+    public var needsTLS: Bool { self == .scramSHA256Plus || self == .scramSHA1Plus || self == .external }
 
     public init?(configName: String) {
         guard let m = SASLMechanism.allCases.first(where: { $0.configName == configName }) else { return nil }

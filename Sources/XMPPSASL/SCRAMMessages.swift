@@ -4,6 +4,9 @@
 struct SCRAMClientFirst: Equatable {
     /// The gs2 header exactly as sent, e.g. "n,,", echoed back inside c= of client-final.
     var gs2Header: String
+    /// RFC 5802 §5.1 gs2-cbind-flag.
+    enum BindingFlag: Equatable { case none, supportedByClient, required(type: String) }
+    var bindingFlag: BindingFlag
     /// Decoded authzid, nil if absent.
     var authzid: String?
     /// Decoded authcid (saslname unescaped).
@@ -39,13 +42,13 @@ enum SCRAMMessages {
     static func parseClientFirst(_ bytes: [UInt8]) throws -> SCRAMClientFirst {
         let message = try text(bytes)
         let parts = message.split(separator: ",", omittingEmptySubsequences: false)
+        let bindingFlag: SCRAMClientFirst.BindingFlag
         switch parts[0] {
-        case "n", "y":
-            // "y": the client could do channel binding but thinks we cannot. We do not
-            // advertise -PLUS mechanisms yet, so that belief is correct and we accept.
-            break
-        case let flag where flag.hasPrefix("p="):
-            throw SCRAMParseError(.malformedRequest, "channel binding is not supported (no SCRAM-*-PLUS offered)")
+        case "n": bindingFlag = .none
+        // The client could bind but thinks we cannot: SCRAMServer checks that belief.
+        case "y": bindingFlag = .supportedByClient
+        case let flag where flag.hasPrefix("p=") && flag.count > 2:
+            bindingFlag = .required(type: String(flag.dropFirst(2)))
         default:
             throw SCRAMParseError(.malformedRequest, "invalid gs2 channel binding flag")
         }
@@ -79,6 +82,7 @@ enum SCRAMMessages {
         let utf8 = Array(message.utf8)
         return SCRAMClientFirst(
             gs2Header: String(decoding: utf8[..<headerLength], as: UTF8.self),
+            bindingFlag: bindingFlag,
             authzid: authzid,
             username: username,
             clientNonce: clientNonce,

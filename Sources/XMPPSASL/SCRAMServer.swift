@@ -1,4 +1,5 @@
-/// Server side of SCRAM-SHA-1 / SCRAM-SHA-256 (RFC 5802, RFC 7677) without channel binding.
+/// Server side of SCRAM-SHA-1 / SCRAM-SHA-256 (RFC 5802, RFC 7677), and their -PLUS
+/// variants with channel binding (tls-exporter, RFC 9266; tls-server-end-point, RFC 5929).
 ///
 /// Exchange: client-first → challenge(server-first) → client-final → success(server-final).
 /// Unknown users get deterministic fake credentials and walk the same path, so neither the
@@ -8,7 +9,13 @@
 /// One instance per authentication attempt; not thread-safe. Any failure ends the exchange.
 public final class SCRAMServer: SASLServerMechanism {
     public let hash: SCRAMHash
-    public var mechanismName: String { hash.mechanismName }
+    /// SCRAM-*-PLUS: the client must bind to the TLS channel.
+    public let plus: Bool
+    public var mechanismName: String { hash.mechanismName + (plus ? "-PLUS" : "") }
+    /// Channel binding data of this connection by type ("tls-exporter", ...); empty
+    /// without TLS. When not empty the server offers -PLUS, so a client saying "y"
+    /// (it could bind but believes the server cannot) is a downgrade and refused.
+    private let channelBindings: [String: [UInt8]]
 
     private let lookup: CredentialLookup
     private let domain: String?
@@ -43,9 +50,13 @@ public final class SCRAMServer: SASLServerMechanism {
     public init(hash: SCRAMHash,
                 lookup: @escaping CredentialLookup,
                 domain: String? = nil,
+                plus: Bool = false,
+                channelBindings: [String: [UInt8]] = [:],
                 unknownUserIterations: Int = SCRAMCredentials.defaultIterations,
                 serverNonce: @escaping () -> String = SCRAMServer.randomNonce) {
         self.hash = hash
+        self.plus = plus
+        self.channelBindings = channelBindings
         self.lookup = lookup
         self.domain = domain
         self.unknownUserIterations = unknownUserIterations
@@ -89,6 +100,19 @@ public final class SCRAMServer: SASLServerMechanism {
         } catch {
             return fail(.malformedRequest, nil)
         }
+        switch clientFirst.bindingFlag {
+        case .required(let type):
+            guard plus else { return fail(.malformedRequest, "channel binding requested with a non-PLUS mechanism") }
+            guard channelBindings[type] != nil else {
+                return fail(.malformedRequest, "channel binding type \(type) is not supported here")
+            }
+        case .none, .supportedByClient:
+            if plus { return fail(.malformedRequest, "SCRAM-*-PLUS requires channel binding") }
+            if clientFirst.bindingFlag == .supportedByClient && !channelBindings.isEmpty {
+                // RFC 5802 §6: we do offer binding, so "y" means someone stripped -PLUS.
+                return fail(.notAuthorized, "channel binding downgrade detected")
+            }
+        }
         if let authzid = clientFirst.authzid {
             // Depends only on what the client sent, not on whether the user exists.
             guard let domain, authzid.lowercased() == "\(clientFirst.username)@\(domain)".lowercased() else {
@@ -123,8 +147,10 @@ public final class SCRAMServer: SASLServerMechanism {
         } catch {
             return fail(.malformedRequest, nil)
         }
-        // c= must repeat the gs2 header verbatim (no cbind-data without channel binding).
-        guard final.channelBinding == Array(pending.clientFirst.gs2Header.utf8) else {
+        // c= is the gs2 header verbatim, followed by the channel's binding data with -PLUS.
+        var expectedBinding = Array(pending.clientFirst.gs2Header.utf8)
+        if case .required(let type) = pending.clientFirst.bindingFlag { expectedBinding += channelBindings[type] ?? [] }
+        guard SASLCrypto.constantTimeEqual(final.channelBinding, expectedBinding) else {
             return fail(.malformedRequest, "channel binding does not match the gs2 header")
         }
         guard final.nonce == pending.nonce else {

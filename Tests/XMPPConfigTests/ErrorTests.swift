@@ -274,7 +274,7 @@ final class ErrorTests: XCTestCase {
     func testAuthErrors() {
         assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"plain\", \"scram_sha512\"]\n", line: 4,
                     keyPath: "auth.sasl_mechanisms[2]", contains: ["\"scram_sha512\" is not supported yet"])
-        assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"external\"]\n", line: 4,
+        assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"anonymous\"]\n", line: 4,
                     keyPath: "auth.sasl_mechanisms[1]", contains: ["not supported yet"])
         assertError(generalHeader + "[auth]\n  methods = [\"rdbms\"]\n", line: 4,
                     keyPath: "auth.methods[1]", contains: ["found \"rdbms\""])

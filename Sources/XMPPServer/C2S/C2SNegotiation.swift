@@ -61,8 +61,16 @@ extension C2SConnection {
             if env.transport.tlsMode == .starttlsRequired { return out + "</stream:features>" }
         }
         out += "<mechanisms xmlns='\(XMPPNamespace.sasl)'>"
-        for mechanism in env.mechanisms { out += "<mechanism>\(mechanism.rawValue)</mechanism>" }
-        return out + "</mechanisms></stream:features>"
+        for mechanism in offeredMechanisms { out += "<mechanism>\(mechanism.rawValue)</mechanism>" }
+        out += "</mechanisms>"
+        // XEP-0440: which channel bindings the -PLUS mechanisms accept here.
+        let bindings = channelBindings.keys.sorted()
+        if !bindings.isEmpty {
+            out += "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
+            for type in bindings { out += "<channel-binding type='\(type)'/>" }
+            out += "</sasl-channel-binding>"
+        }
+        return out + "</stream:features>"
     }
 
     private var tlsMissing: Bool { env.transport.requiresTLS && !tlsActive }
@@ -145,7 +153,7 @@ extension C2SConnection {
 
     private func startSASL(_ auth: XMLElement) {
         guard let name = auth[attribute: "mechanism"], let mechanism = SASLMechanism(rawValue: name),
-              env.mechanisms.contains(mechanism), let domain else {
+              offeredMechanisms.contains(mechanism), let domain else {
             return saslFailed(.invalidMechanism, text: nil, countsAsAuthFailure: false)
         }
         let exchange = SASLExchange(mechanism: mechanism, server: makeMechanism(mechanism, domain: domain))
@@ -204,14 +212,46 @@ extension C2SConnection {
 
     private func makeMechanism(_ mechanism: SASLMechanism, domain: String) -> SASLServerMechanism {
         let credentials = env.credentials
+        let bindings = channelBindings
+        func scram(_ hash: SCRAMHash, plus: Bool) -> SCRAMServer {
+            SCRAMServer(hash: hash, lookup: { credentials.credentials(user: $0.lowercased(), domain: domain, hash: hash) },
+                        domain: domain, plus: plus, channelBindings: bindings)
+        }
         switch mechanism {
-        case .scramSHA256:
-            return SCRAMServer(hash: .sha256) { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha256) }
-        case .scramSHA1:
-            return SCRAMServer(hash: .sha1) { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha1) }
+        case .scramSHA256Plus: return scram(.sha256, plus: true)
+        case .scramSHA1Plus: return scram(.sha1, plus: true)
+        case .scramSHA256: return scram(.sha256, plus: false)
+        case .scramSHA1: return scram(.sha1, plus: false)
         case .plain:
             return PLAINServer { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha256) }
+        case .external:
+            let identities = tlsInfo?.peerCertificateVerified == true ? (tlsInfo?.peerCertificate?.xmppAddrs ?? []) : []
+            return EXTERNALServer(certificateIdentities: identities, domain: domain) {
+                credentials.credentials(user: $0, domain: domain, hash: .sha256) != nil
+            }
         }
+    }
+
+    /// Mechanisms offered on this stream: -PLUS and EXTERNAL only over TLS, and
+    /// EXTERNAL only with a verified client certificate (XEP-0178).
+    var offeredMechanisms: [SASLMechanism] {
+        env.mechanisms.filter { mechanism in
+            guard mechanism.needsTLS else { return true }
+            guard tlsActive, tlsInfo != nil else { return false }
+            return mechanism != .external || tlsInfo?.peerCertificateVerified == true
+        }
+    }
+
+    /// Channel binding data of this TLS connection, when -PLUS is offered. tls-exporter
+    /// only on TLS 1.3 (RFC 9266 needs the extended master secret before it).
+    private var channelBindings: [String: [UInt8]] {
+        guard let tlsInfo, offeredMechanisms.contains(where: { $0 == .scramSHA256Plus || $0 == .scramSHA1Plus }) else {
+            return [:]
+        }
+        var bindings: [String: [UInt8]] = [:]
+        if let endPoint = tlsInfo.tlsServerEndPoint { bindings["tls-server-end-point"] = endPoint }
+        if tlsInfo.protocolVersion == "TLSv1.3", let exporter = tlsInfo.tlsExporter { bindings["tls-exporter"] = exporter }
+        return bindings
     }
 
     // MARK: resource binding
