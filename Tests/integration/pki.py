@@ -41,6 +41,18 @@ default_crl_days = 30
         combined.write_text((d / f"{name}.crt").read_text() + (d / f"{name}.key").read_text())
         return combined
 
+    def client(self, name, jid):
+        """A client certificate naming `jid` as its xmppAddr (XEP-0178)."""
+        return self.issue(name, f"/CN={jid}",
+                          f"subjectAltName=otherName:1.3.6.1.5.5.7.8.5;UTF8:{jid}\nextendedKeyUsage=clientAuth")
+
+    def revoke(self, name):
+        """Revokes a certificate; returns the path of a fresh CRL."""
+        d = self.dir
+        run("ca", "-config", "ca.cnf", "-revoke", f"{name}.crt", "-keyfile", "ca.key", "-cert", "ca.pem", cwd=d)
+        run("ca", "-config", "ca.cnf", "-gencrl", "-keyfile", "ca.key", "-cert", "ca.pem", "-out", "crl.pem", cwd=d)
+        return d / "crl.pem"
+
     def key(self, name):
         return self.dir / f"{name}.key"
 
