@@ -97,8 +97,9 @@ struct BenchCommand: ParsableCommand {
         figures.logins.serverCPUMsPerLogin = (cpu1 - cpu0) / Double(users)
         figures.logins.benchCPUMsPerLogin = Double(own1 - own0) / 1e6 / Double(users)
 
-        // Idle sessions.
-        Thread.sleep(forTimeInterval: 1.0)
+        // Idle sessions: long enough for the worker to hibernate them and return freed
+        // login-time memory to the system (it trims every 5 s).
+        Thread.sleep(forTimeInterval: 6.0)
         figures.idle.rssAfterKiB = try worker.rssKiB()
         figures.idle.kibPerSession = (figures.idle.rssAfterKiB - figures.idle.rssBeforeKiB) / Double(max(1, connections.count))
 

@@ -26,4 +26,7 @@ static inline short cposix_spawn_setsid_flag(void) {
 #endif
 }
 
+/// Returns freed heap memory to the system (glibc's malloc_trim; absent elsewhere).
+int cposix_malloc_trim(void);
+
 #endif

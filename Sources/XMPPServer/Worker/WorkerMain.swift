@@ -1,3 +1,4 @@
+import CPosix
 import Foundation
 import Logging
 import XMPPConfig
@@ -86,13 +87,19 @@ public enum WorkerMain {
         let thread = Thread {
             var last = worker.stats.snapshot
             try? control.send(WorkerToSupervisor.stats(last))
+            var seconds = 0
             while true {
                 sleep(1)
+                seconds += 1
                 let now = worker.stats.snapshot
                 if now != last {
                     last = now
                     try? control.send(WorkerToSupervisor.stats(now))
                 }
+                // Sessions free their parser state when idle (hibernate_after), but
+                // glibc keeps freed memory in its arenas: hand it back to the system
+                // now and then, so idle sessions cost what they hold.
+                if seconds % 5 == 0 { _ = cposix_malloc_trim() }
             }
         }
         thread.start()
