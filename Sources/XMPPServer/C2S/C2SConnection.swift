@@ -40,6 +40,9 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     private var negotiationTimer: Scheduled<Void>?
     private var inReadCycle = false
     private var needsFlush = false
+    /// A flush is due at the end of the mailbox batch being delivered.
+    private var flushDeferred = false
+    private var mailbox: LoopMailbox?
     /// Stanzas and bytes written while the socket could not take more (the client
     /// is not reading): what waits for it in memory.
     private var queuedWhileBlocked = 0
@@ -60,6 +63,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        mailbox = env.mailboxes.mailbox(for: context.eventLoop)
         clientAddress = context.remoteAddress
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         env.stats.connectionOpened()
@@ -235,7 +239,20 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         context.write(wrapOutboundOut(buffer), promise: nil)
-        if inReadCycle { needsFlush = true } else { context.flush() }
+        if inReadCycle {
+            needsFlush = true
+        } else if !flushDeferred {
+            if mailbox?.deferFlush({ [weak self] in self?.flushNow() }) == true {
+                flushDeferred = true
+            } else {
+                context.flush()
+            }
+        }
+    }
+
+    private func flushNow() {
+        flushDeferred = false
+        context?.flush()
     }
 
     func sendStreamHeader() {

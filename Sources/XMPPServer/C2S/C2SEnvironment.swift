@@ -14,6 +14,7 @@ public struct C2SEnvironment: Sendable {
     public var router: StanzaRouter
     public var modules: ModuleRuntime
     public var stats: WorkerStats
+    public var mailboxes: LoopMailboxes
     public var connections: ConnectionTracker
     /// The listener's `access` rule and the rules it is evaluated with.
     public var accessRule: String

@@ -31,7 +31,10 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     private var snapshotProviders: [(_ send: (XMLElement) -> Void) -> Void] = []
     private var peerGoneHandlers: [(Int32) -> Void] = []
 
-    init(directory: String, registry: SessionRegistry, group: EventLoopGroup, logger: Logger) {
+    let mailboxes: LoopMailboxes
+
+    init(directory: String, registry: SessionRegistry, group: EventLoopGroup, mailboxes: LoopMailboxes, logger: Logger) {
+        self.mailboxes = mailboxes
         self.directory = directory
         self.pid = getpid()
         self.registry = registry

@@ -12,11 +12,14 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     private let parser = XMLStreamParser(maxStanzaSize: nil)
     private var channel: Channel?
     private var peer: Int32?
+    private var mailbox: LoopMailbox?
+    private var flushDeferred = false
 
     init(mesh: Mesh) { self.mesh = mesh }
 
     func channelActive(context: ChannelHandlerContext) {
         channel = context.channel
+        mailbox = mesh.mailboxes.mailbox(for: context.eventLoop)
         var buffer = context.channel.allocator.buffer(capacity: 160)
         buffer.writeString(MeshFrame.header(pid: mesh.pid))
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
@@ -48,11 +51,21 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func send(_ element: XMLElement) { send(bytes: MeshFrame.bytes(element)) }
 
+    /// From any thread: frames are queued on the connection's loop in call order and
+    /// flushed once per batch.
     func send(bytes: [UInt8]) {
-        guard let channel else { return }
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        channel.writeAndFlush(buffer, promise: nil)
+        guard let channel, let mailbox else { return }
+        mailbox.post { [self] in
+            var buffer = channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            channel.write(buffer, promise: nil)
+            guard !flushDeferred else { return }
+            if mailbox.deferFlush({ [self] in flushDeferred = false; channel.flush() }) {
+                flushDeferred = true
+            } else {
+                channel.flush()
+            }
+        }
     }
 
     // MARK: incoming frames

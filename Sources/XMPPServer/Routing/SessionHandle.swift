@@ -20,18 +20,28 @@ public final class SessionHandle: @unchecked Sendable {
     var isAvailable: Bool { presence.available }
     var priority: Int { presence.priority }
 
-    public init(jid: JID, eventLoop: EventLoop, peer: Int32? = nil,
+    /// Deliveries to a local session go through its loop's mailbox (batched).
+    private let mailbox: LoopMailbox?
+
+    public init(jid: JID, eventLoop: EventLoop, mailbox: LoopMailbox? = nil, peer: Int32? = nil,
                 deliver: @escaping (XMLElement) -> Void,
                 terminate: @escaping (_ streamErrorCondition: String) -> Void) {
         self.jid = jid
         self.eventLoop = eventLoop
+        self.mailbox = mailbox
         self.peer = peer
         self.deliverOnLoop = deliver
         self.terminateOnLoop = terminate
     }
 
     public func deliver(_ stanza: XMLElement) {
-        if eventLoop.inEventLoop { deliverOnLoop(stanza) } else { eventLoop.execute { self.deliverOnLoop(stanza) } }
+        if let mailbox {
+            mailbox.post { self.deliverOnLoop(stanza) }
+        } else if eventLoop.inEventLoop {
+            deliverOnLoop(stanza)
+        } else {
+            eventLoop.execute { self.deliverOnLoop(stanza) }
+        }
     }
 
     /// Ends the session with a stream error (e.g. "conflict" when replaced).

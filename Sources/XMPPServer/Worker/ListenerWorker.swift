@@ -15,6 +15,7 @@ public final class ListenerWorker: @unchecked Sendable {
     /// External components (XEP-0114) of every worker: each worker routes to them.
     public let components: ComponentRegistry
     private let group: MultiThreadedEventLoopGroup
+    private let mailboxes: LoopMailboxes
     private var serverChannel: Channel?
     /// The routing mesh, for listener types that replicate tables of their own.
     public private(set) var mesh: Mesh?
@@ -41,6 +42,7 @@ public final class ListenerWorker: @unchecked Sendable {
         self.logger = logger
         self.components = ComponentRegistry(hosts: setup.config.hosts)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.mailboxes = LoopMailboxes(group: group)
     }
 
     /// Adopts the listening fd paused: nothing is accepted until `startAccepting`.
@@ -107,6 +109,7 @@ public final class ListenerWorker: @unchecked Sendable {
             router: router,
             modules: modules,
             stats: stats,
+            mailboxes: mailboxes,
             connections: connections,
             accessRule: listener.c2s?.access ?? "all",
             access: AccessRules(config: config.accessControl, hosts: config.hosts),
@@ -120,7 +123,8 @@ public final class ListenerWorker: @unchecked Sendable {
 
     /// Joins the other workers' routing mesh, so sessions anywhere reach each other.
     private func joinMesh(router: StanzaRouter) throws {
-        let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group, logger: logger)
+        let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group,
+                        mailboxes: mailboxes, logger: logger)
         mesh.peerGone = { gone in router.announceUnavailable(gone) }
         components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
         try mesh.start()

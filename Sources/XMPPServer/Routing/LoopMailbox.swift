@@ -1,0 +1,73 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Deliveries to the sessions of one event loop, batched: a burst of stanzas from
+/// other threads costs one task (one wake-up) instead of one each, and each
+/// connection written to during a batch is flushed once at its end (one syscall
+/// for many stanzas). FIFO, so two stanzas for one session keep their order.
+public final class LoopMailbox: @unchecked Sendable {
+    public let eventLoop: EventLoop
+    private let lock = NIOLock()
+    private var queue: [() -> Void] = []
+    private var spare: [() -> Void] = []
+    private var scheduled = false
+    // Loop-only state.
+    private var draining = false
+    private var flushes: [() -> Void] = []
+
+    init(eventLoop: EventLoop) {
+        self.eventLoop = eventLoop
+        queue.reserveCapacity(64)
+        spare.reserveCapacity(64)
+    }
+
+    /// Runs `work` on the loop, after what was posted before it.
+    public func post(_ work: @escaping () -> Void) {
+        let wake: Bool = lock.withLock {
+            queue.append(work)
+            if scheduled { return false }
+            scheduled = true
+            return true
+        }
+        if wake { eventLoop.execute { self.drain() } }
+    }
+
+    /// Called on the loop by a writer: true if the flush was taken over (it runs
+    /// once the current batch is done), false if the caller should flush now.
+    public func deferFlush(_ flush: @escaping () -> Void) -> Bool {
+        guard draining else { return false }
+        flushes.append(flush)
+        return true
+    }
+
+    private func drain() {
+        var batch: [() -> Void] = lock.withLock {
+            let taken = queue
+            queue = spare
+            scheduled = false
+            return taken
+        }
+        draining = true
+        for work in batch { work() }
+        draining = false
+        for flush in flushes { flush() }
+        flushes.removeAll(keepingCapacity: true)
+        batch.removeAll(keepingCapacity: true)
+        lock.withLock { spare = batch }
+    }
+}
+
+/// One mailbox per event loop of the worker.
+public final class LoopMailboxes: @unchecked Sendable {
+    private let mailboxes: [ObjectIdentifier: LoopMailbox]
+
+    public init(group: EventLoopGroup) {
+        var all: [ObjectIdentifier: LoopMailbox] = [:]
+        for loop in group.makeIterator() { all[ObjectIdentifier(loop)] = LoopMailbox(eventLoop: loop) }
+        mailboxes = all
+    }
+
+    public func mailbox(for loop: EventLoop) -> LoopMailbox {
+        mailboxes[ObjectIdentifier(loop)] ?? LoopMailbox(eventLoop: loop)
+    }
+}
