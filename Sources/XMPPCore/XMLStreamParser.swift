@@ -57,8 +57,7 @@ public final class XMLStreamParser {
     public init(maxStanzaSize: Int? = nil) {
         self.maxStanzaSize = maxStanzaSize
         self.stanzaLimit = maxStanzaSize ?? XMLStreamParser.defaultHardLimit
-        pendingText.reserveCapacity(256)
-        makeParser()
+        // expat is created by the first feed: a connection that never sends costs nothing.
     }
 
     deinit {
@@ -96,7 +95,9 @@ public final class XMLStreamParser {
         precondition(!inFeed, "XMLStreamParser.feed is not reentrant; call reset() from a handler instead")
         if let f = failure { throw f }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        if parser == nil { wake() }
+        if parser == nil {
+            if headerDone { wake() } else { makeParser() }
+        }
         try withoutActuallyEscaping(onEvent) { handler in
             sink = handler
             inFeed = true

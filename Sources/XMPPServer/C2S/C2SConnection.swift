@@ -50,12 +50,19 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Whatever max_fsm_queue says, a client that stops reading can make the server
     /// hold at most this much for it.
     static let blockedBytesLimit = 16 * 1024 * 1024
-    var logger: Logger
+    /// Per connection, the peer and the JID are added to the worker's logger only
+    /// when something is logged: a stored copy with its own metadata would cost
+    /// every idle session a dictionary.
+    var logger: Logger {
+        var logger = env.logger
+        if let clientAddress { logger[metadataKey: "peer"] = "\(clientAddress)" }
+        if case .established(let session) = state { logger[metadataKey: "jid"] = "\(session.jid)" }
+        return logger
+    }
 
     init(env: C2SEnvironment) {
         self.env = env
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
-        self.logger = env.logger
         self.tlsActive = env.transport.tlsMode == .tls && env.transport.tls != nil
     }
 
@@ -65,7 +72,6 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         mailbox = env.mailboxes.mailbox(for: context.eventLoop)
         clientAddress = context.remoteAddress
-        if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         env.stats.connectionOpened()
         env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
             self?.failStream(condition)
@@ -142,10 +148,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         switch event {
         case let header as ProxyProtocolHeader:
             // The client's address from the proxy is the address everywhere from now on.
-            if let source = header.source {
-                clientAddress = source
-                logger[metadataKey: "peer"] = "\(source)"
-            }
+            if let source = header.source { clientAddress = source }
         case let handshake as TLSHandshakeCompleted:
             tlsInfo = handshake
             logger.debug("TLS \(handshake.protocolVersion) \(handshake.cipher)")

@@ -294,7 +294,6 @@ extension C2SConnection {
         }
         state = .established(session)
         negotiationFinished()
-        logger[metadataKey: "jid"] = "\(full)"
         logger.info("session bound for \(full) from \(clientAddress.map { "\($0)" } ?? "?")")
         applyUserShaper(user: full)
         var reply = result(for: iq)
