@@ -43,13 +43,8 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     /// A flush is due at the end of the mailbox batch being delivered.
     private var flushDeferred = false
     private var mailbox: LoopMailbox?
-    /// Stanzas and bytes written while the socket could not take more (the client
-    /// is not reading): what waits for it in memory.
-    private var queuedWhileBlocked = 0
-    private var bytesWhileBlocked = 0
-    /// Whatever max_fsm_queue says, a client that stops reading can make the server
-    /// hold at most this much for it.
-    static let blockedBytesLimit = 16 * 1024 * 1024
+    private var queueLimit: OutboundQueueLimit
+    private let hibernation: IdleHibernation
     /// Per connection, the peer and the JID are added to the worker's logger only
     /// when something is logged: a stored copy with its own metadata would cost
     /// every idle session a dictionary.
@@ -63,6 +58,8 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     init(env: C2SEnvironment) {
         self.env = env
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
+        self.queueLimit = OutboundQueueLimit(maxStanzas: env.maxQueuedStanzas)
+        self.hibernation = IdleHibernation(after: env.hibernateAfter, parser: parser)
         self.tlsActive = env.transport.tlsMode == .tls && env.transport.tls != nil
     }
 
@@ -83,7 +80,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
-        hibernationTimer?.cancel()
+        hibernation.cancel()
         if case .established(let session) = state { sessionEnded(session) }
         state = .closed
         env.connections.remove(ObjectIdentifier(self))
@@ -111,37 +108,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadCycle = false
         if needsFlush { needsFlush = false; context.flush() }
-        scheduleHibernation(context)
-    }
-
-    // MARK: hibernation
-
-    private var lastReadAt = NIODeadline.now()
-    private var hibernationTimer: Scheduled<Void>?
-
-    /// hibernate_after: an idle connection frees its parser state (expat's buffers
-    /// and tables), the bulk of what an idle session holds; the next read rebuilds it.
-    private func scheduleHibernation(_ context: ChannelHandlerContext) {
-        if env.hibernateAfter == .zero {
-            parser.hibernate()
-            return
-        }
-        lastReadAt = .now()
-        guard hibernationTimer == nil else { return }
-        hibernationTimer = context.eventLoop.scheduleTask(in: env.hibernateAfter) { [weak self] in self?.hibernateIfIdle() }
-    }
-
-    private func hibernateIfIdle() {
-        hibernationTimer = nil
-        guard let context, !isClosed else { return }
-        let idle = NIODeadline.now() - lastReadAt
-        if idle >= env.hibernateAfter {
-            parser.hibernate()
-        } else {
-            hibernationTimer = context.eventLoop.scheduleTask(in: env.hibernateAfter - idle) { [weak self] in
-                self?.hibernateIfIdle()
-            }
-        }
+        hibernation.readCompleted(on: context.eventLoop)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -221,25 +188,18 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            queuedWhileBlocked = 0
-            bytesWhileBlocked = 0
-        }
+        if context.channel.isWritable { queueLimit.writable() }
         context.fireChannelWritabilityChanged()
     }
 
     private func write(_ buffer: ByteBuffer, stanzas: Int) {
         guard let context else { return }
         env.stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
-        if !context.channel.isWritable && stanzas > 0 {
-            queuedWhileBlocked += stanzas
-            bytesWhileBlocked += buffer.readableBytes
-            if queuedWhileBlocked > (env.maxQueuedStanzas ?? Int.max) || bytesWhileBlocked > Self.blockedBytesLimit {
-                // Like MongooseIM's max_fsm_queue: the session is ended rather than
-                // letting its queue grow; RFC 6120's condition for it is resource-constraint.
-                logger.info("client is not reading: \(queuedWhileBlocked) stanzas queued; closing")
-                return failStream("resource-constraint")
-            }
+        if !context.channel.isWritable && stanzas > 0 && queueLimit.queued(bytes: buffer.readableBytes) {
+            // Like MongooseIM's max_fsm_queue: the session is ended rather than
+            // letting its queue grow; RFC 6120's condition for it is resource-constraint.
+            logger.info("client is not reading: \(queueLimit.queuedStanzas) stanzas queued; closing")
+            return failStream("resource-constraint")
         }
         context.write(wrapOutboundOut(buffer), promise: nil)
         if inReadCycle {

@@ -14,6 +14,9 @@ struct ComponentEnvironment: Sendable {
     var stats: WorkerStats
     var connections: ConnectionTracker
     var maxStanzaSize: Int?
+    /// `max_fsm_queue` and `hibernate_after`, as for c2s.
+    var maxQueuedStanzas: Int?
+    var hibernateAfter: TimeAmount
     /// Evaluates the listener's `access` rule.
     var access: AccessRules
     /// Time allowed from connect to a successful handshake (c2s_state_timeout, as
@@ -52,11 +55,15 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     private var inReadCycle = false
     private var needsFlush = false
     private var logger: Logger
+    private var queueLimit: OutboundQueueLimit
+    private let hibernation: IdleHibernation
 
     init(env: ComponentEnvironment) {
         self.env = env
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.logger = env.logger
+        self.queueLimit = OutboundQueueLimit(maxStanzas: env.maxQueuedStanzas)
+        self.hibernation = IdleHibernation(after: env.hibernateAfter, parser: parser)
     }
 
     // MARK: channel events
@@ -75,6 +82,7 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
+        hibernation.cancel()
         if case .established(let handle) = state { ended(handle) }
         state = .closed
         env.connections.remove(ObjectIdentifier(self))
@@ -102,6 +110,12 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadCycle = false
         if needsFlush { needsFlush = false; context.flush() }
+        hibernation.readCompleted(on: context.eventLoop)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { queueLimit.writable() }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -253,6 +267,10 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     private func write(_ buffer: ByteBuffer, stanzas: Int) {
         guard let context else { return }
         env.stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
+        if !context.channel.isWritable && stanzas > 0 && queueLimit.queued(bytes: buffer.readableBytes) {
+            logger.info("component is not reading: \(queueLimit.queuedStanzas) stanzas queued; closing")
+            return failStream("resource-constraint")
+        }
         context.write(wrapOutboundOut(buffer), promise: nil)
         if inReadCycle { needsFlush = true } else { context.flush() }
     }

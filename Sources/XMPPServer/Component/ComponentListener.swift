@@ -31,6 +31,8 @@ extension ListenerWorker {
             stats: stats,
             connections: connections,
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
+            maxQueuedStanzas: listener.xmpp?.maxFSMQueue ?? config.general.maxFSMQueue,
+            hibernateAfter: .milliseconds(Int64(listener.xmpp?.hibernateAfterMs ?? 0)),
             access: AccessRules(config: config.accessControl, hosts: config.hosts),
             handshakeTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
