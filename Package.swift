@@ -74,7 +74,7 @@ let package = Package(
         ]),
         // Load generator for scripts/bench: a cheap NIO client, so it measures the server.
         .executableTarget(name: "xmppd-bench", dependencies: [
-            "XMPPCore", "XMPPSASL", "XMPPStore", "XMPPConfig",
+            "XMPPCore", "XMPPSASL", "XMPPStore", "XMPPConfig", "XMPPTLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,7 +7,7 @@ import XMPPSASL
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppd-bench",
-        abstract: "Load generator for a running xmppd: logins, idle sessions and chat messages over plaintext c2s.",
+        abstract: "Load generator for a running xmppd: logins, idle sessions and chat messages over c2s (plaintext, STARTTLS or TLS, as the listener is configured).",
         discussion: """
             Creates accounts bench0..bench<N-1> in the server's database, logs N clients in \
             (SCRAM-SHA-256, bind, presence), measures idle memory of the c2s worker, then runs \
@@ -65,6 +65,7 @@ struct BenchCommand: ParsableCommand {
         figures.users = users
         figures.host = target.host
         figures.port = target.port
+        figures.transport = target.tlsMode.map { $0 == .tls ? "tls" : "starttls" } ?? "plaintext"
 
         progress("registering \(users) accounts on \(target.domain)")
         let created = try Accounts.register(count: users, domain: target.domain, databasePath: dbPath,

@@ -1,6 +1,7 @@
 import NIOCore
 import XMPPCore
 import XMPPSASL
+import XMPPTLS
 
 /// Settings of the message phase, the same for every sender.
 struct MessagePlan: Sendable {
@@ -18,7 +19,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     enum Phase {
-        case connecting, awaitingFeatures, awaitingChallenge, awaitingSuccess
+        case connecting, awaitingFeatures, awaitingProceed, awaitingChallenge, awaitingSuccess
         case awaitingBindFeatures, awaitingBind, established, closing
     }
 
@@ -34,6 +35,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private let login: EventLoopPromise<BenchConnection>
     private var loginTimeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    /// Set when the listener offers STARTTLS: negotiated before SASL, once.
+    private var startTLS: TLSContext?
 
     // Message phase.
     private var plan: MessagePlan?
@@ -48,7 +51,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     static let resource = "r"
 
     init(index: Int, domain: String, loop: EventLoop, stats: LoopStats, peers: PeerTable,
-         keys: SCRAMKeyCache, login: EventLoopPromise<BenchConnection>) {
+         keys: SCRAMKeyCache, login: EventLoopPromise<BenchConnection>, startTLS: TLSContext? = nil) {
+        self.startTLS = startTLS
         self.index = index
         self.username = Accounts.username(index)
         self.domain = domain
@@ -126,6 +130,18 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
             return fail("stream error: \(element.elements.first?.name ?? "?") in phase \(phase)")
         }
         switch (phase, element.name) {
+        case (.awaitingFeatures, "features") where startTLS != nil:
+            send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            phase = .awaitingProceed
+        case (.awaitingProceed, "proceed"):
+            guard let tls = startTLS, let context else { return }
+            startTLS = nil
+            do { try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls), position: .first) } catch {
+                return fail("cannot start TLS: \(error)")
+            }
+            parser.reset()
+            openStream()
+            phase = .awaitingFeatures
         case (.awaitingFeatures, "features"):
             let offered = element.child("mechanisms")?.children("mechanism").map(\.text) ?? []
             guard offered.contains("SCRAM-SHA-256") else {

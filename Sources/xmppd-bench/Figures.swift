@@ -38,6 +38,8 @@ struct Figures: Codable {
     var users = 0
     var host = ""
     var port = 0
+    /// "plaintext", "starttls" or "tls".
+    var transport = "plaintext"
     var workerPID: Int32 = 0
     var workerRestarted = false
     var logins = Logins()
@@ -52,7 +54,7 @@ struct Figures: Codable {
 
     var text: String {
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
-        var out = "xmppd bench: \(users) users, plaintext c2s on \(host):\(port) (worker pid \(workerPID))\n"
+        var out = "xmppd bench: \(users) users, \(transport) c2s on \(host):\(port) (worker pid \(workerPID))\n"
         out += "logins:   \(logins.ok) ok, \(logins.failed) failed, \(f(logins.perSecond)) logins/s, "
             + "server CPU \(f(logins.serverCPUMsPerLogin, 2)) ms/login\n"
         out += "idle:     RSS \(f(idle.rssBeforeKiB / 1024)) MiB -> \(f(idle.rssAfterKiB / 1024)) MiB, "

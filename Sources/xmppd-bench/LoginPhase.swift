@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import XMPPTLS
 
 /// Opens `users` connections, at most `concurrency` negotiating at a time, each logging
 /// in fully (stream, SCRAM-SHA-256, restart, bind, initial presence).
@@ -49,15 +50,16 @@ struct LoginPhase {
         let stats = registry.all[i * registry.all.count / users]
         let loop = stats.loop
         let login = loop.makePromise(of: BenchConnection.self)
-        let (domain, peers, keys) = (target.domain, self.peers, self.keys)
+        let (domain, peers, keys, tls, mode) = (target.domain, self.peers, self.keys, target.tls, target.tlsMode)
         ClientBootstrap(group: loop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if mode == .tls, let tls { try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(
                         BenchConnection(index: i, domain: domain, loop: loop, stats: stats, peers: peers,
-                                        keys: keys, login: login))
+                                        keys: keys, login: login, startTLS: mode == .tls ? nil : tls))
                 }
             }
             .connect(host: target.host, port: target.port)

@@ -1,6 +1,7 @@
 import Foundation
 import XMPPConfig
 import XMPPStore
+import XMPPTLS
 
 /// The running server under test, as described by its config file.
 struct Target {
@@ -10,6 +11,10 @@ struct Target {
     let host: String
     let port: Int
     let domain: String
+    /// The listener's TLS: the bench negotiates it like a client (STARTTLS, or TLS
+    /// from the first byte), without verifying the server's certificate.
+    let tlsMode: TLSMode?
+    let tls: TLSContext?
 
     init(configPath: String) throws {
         config = try ServerConfig.load(path: configPath)
@@ -25,6 +30,8 @@ struct Target {
         port = c2s.port
         guard let first = config.hosts.first else { throw BenchError("\(configPath) serves no hosts") }
         domain = first
+        tlsMode = c2s.c2s?.tls.mode
+        tls = tlsMode == nil ? nil : try TLSContext.client(verify: false)
     }
 
     /// PID of the worker process serving the c2s listener, from the state database the
