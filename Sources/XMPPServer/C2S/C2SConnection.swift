@@ -38,13 +38,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     var clientAddress: SocketAddress?
     let streamID = C2SConnection.makeStreamID()
     private var negotiationTimer: Scheduled<Void>?
-    private var inReadCycle = false
-    private var needsFlush = false
-    /// A flush is due at the end of the mailbox batch being delivered.
-    private var flushDeferred = false
-    private var mailbox: LoopMailbox?
-    private var queueLimit: OutboundQueueLimit
-    private let hibernation: IdleHibernation
+    let socket: StreamSocket
     /// Per connection, the peer and the JID are added to the worker's logger only
     /// when something is logged: a stored copy with its own metadata would cost
     /// every idle session a dictionary.
@@ -58,8 +52,8 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     init(env: C2SEnvironment) {
         self.env = env
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
-        self.queueLimit = OutboundQueueLimit(maxStanzas: env.maxQueuedStanzas)
-        self.hibernation = IdleHibernation(after: env.hibernateAfter, parser: parser)
+        self.socket = StreamSocket(stats: env.stats, maxQueuedStanzas: env.maxQueuedStanzas,
+                                   hibernateAfter: env.hibernateAfter, parser: parser)
         self.tlsActive = env.transport.tlsMode == .tls && env.transport.tls != nil
     }
 
@@ -67,9 +61,8 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        mailbox = env.mailboxes.mailbox(for: context.eventLoop)
+        socket.activate(context, mailboxes: env.mailboxes)
         clientAddress = context.remoteAddress
-        env.stats.connectionOpened()
         env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
             self?.failStream(condition)
         }
@@ -80,19 +73,17 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
-        hibernation.cancel()
         if case .established(let session) = state { sessionEnded(session) }
         state = .closed
         env.connections.remove(ObjectIdentifier(self))
-        env.stats.connectionClosed()
+        socket.deactivate()
         self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        env.stats.received(bytes: buffer.readableBytes)
+        socket.readStarted(bytes: buffer.readableBytes)
         guard !isClosed else { return }
-        inReadCycle = true
         do {
             try buffer.withUnsafeReadableBytes { bytes in
                 try parser.feed(bytes) { event in self.handle(event) }
@@ -106,9 +97,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        inReadCycle = false
-        if needsFlush { needsFlush = false; context.flush() }
-        hibernation.readCompleted(on: context.eventLoop)
+        socket.readCompleted()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -171,10 +160,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     // MARK: output
 
     func send(_ text: String) {
-        guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-        buffer.writeString(text)
-        write(buffer, stanzas: 0)
+        socket.write(text)
     }
 
     func send(_ stanza: XMLElement) {
@@ -184,38 +170,17 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         stanza.serialize(into: &bytes, parentNamespace: XMPPNamespace.client)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        write(buffer, stanzas: 1)
+        guard socket.write(buffer, stanzas: 1) else {
+            // Like MongooseIM's max_fsm_queue: the session is ended rather than
+            // letting its queue grow; RFC 6120's condition for it is resource-constraint.
+            logger.info("client is not reading: \(socket.queuedStanzas) stanzas queued; closing")
+            return failStream("resource-constraint")
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { queueLimit.writable() }
+        socket.writabilityChanged()
         context.fireChannelWritabilityChanged()
-    }
-
-    private func write(_ buffer: ByteBuffer, stanzas: Int) {
-        guard let context else { return }
-        env.stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
-        if !context.channel.isWritable && stanzas > 0 && queueLimit.queued(bytes: buffer.readableBytes) {
-            // Like MongooseIM's max_fsm_queue: the session is ended rather than
-            // letting its queue grow; RFC 6120's condition for it is resource-constraint.
-            logger.info("client is not reading: \(queueLimit.queuedStanzas) stanzas queued; closing")
-            return failStream("resource-constraint")
-        }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        if inReadCycle {
-            needsFlush = true
-        } else if !flushDeferred {
-            if mailbox?.deferFlush({ [weak self] in self?.flushNow() }) == true {
-                flushDeferred = true
-            } else {
-                context.flush()
-            }
-        }
-    }
-
-    private func flushNow() {
-        flushDeferred = false
-        context?.flush()
     }
 
     func sendStreamHeader() {

@@ -52,18 +52,15 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     private var streamHeaderSent = false
     private let streamID = ComponentConnection.makeStreamID()
     private var handshakeTimer: Scheduled<Void>?
-    private var inReadCycle = false
-    private var needsFlush = false
     private var logger: Logger
-    private var queueLimit: OutboundQueueLimit
-    private let hibernation: IdleHibernation
+    private let socket: StreamSocket
 
     init(env: ComponentEnvironment) {
         self.env = env
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.logger = env.logger
-        self.queueLimit = OutboundQueueLimit(maxStanzas: env.maxQueuedStanzas)
-        self.hibernation = IdleHibernation(after: env.hibernateAfter, parser: parser)
+        self.socket = StreamSocket(stats: env.stats, maxQueuedStanzas: env.maxQueuedStanzas,
+                                   hibernateAfter: env.hibernateAfter, parser: parser)
     }
 
     // MARK: channel events
@@ -71,7 +68,7 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
-        env.stats.connectionOpened()
+        socket.activate(context, mailboxes: nil)
         env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
             self?.failStream(condition)
         }
@@ -82,19 +79,17 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
-        hibernation.cancel()
         if case .established(let handle) = state { ended(handle) }
         state = .closed
         env.connections.remove(ObjectIdentifier(self))
-        env.stats.connectionClosed()
+        socket.deactivate()
         self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        env.stats.received(bytes: buffer.readableBytes)
+        socket.readStarted(bytes: buffer.readableBytes)
         guard !isClosed else { return }
-        inReadCycle = true
         do {
             try buffer.withUnsafeReadableBytes { bytes in
                 try parser.feed(bytes) { event in self.handle(event) }
@@ -108,13 +103,11 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        inReadCycle = false
-        if needsFlush { needsFlush = false; context.flush() }
-        hibernation.readCompleted(on: context.eventLoop)
+        socket.readCompleted()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { queueLimit.writable() }
+        socket.writabilityChanged()
         context.fireChannelWritabilityChanged()
     }
 
@@ -258,21 +251,14 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     // MARK: output
 
     private func send(_ text: String) {
-        guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-        buffer.writeString(text)
-        write(buffer, stanzas: 0)
+        socket.write(text)
     }
 
     private func write(_ buffer: ByteBuffer, stanzas: Int) {
-        guard let context else { return }
-        env.stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
-        if !context.channel.isWritable && stanzas > 0 && queueLimit.queued(bytes: buffer.readableBytes) {
-            logger.info("component is not reading: \(queueLimit.queuedStanzas) stanzas queued; closing")
+        guard socket.write(buffer, stanzas: stanzas) else {
+            logger.info("component is not reading: \(socket.queuedStanzas) stanzas queued; closing")
             return failStream("resource-constraint")
         }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        if inReadCycle { needsFlush = true } else { context.flush() }
     }
 
     private func sendStreamHeader() {

@@ -1,0 +1,90 @@
+import NIOCore
+import XMPPCore
+
+/// The socket side that every XMPP stream connection (c2s, component) shares:
+/// counted writes, flushed once per read cycle or per mailbox batch rather than per
+/// stanza; the `max_fsm_queue` limit for a peer that stops reading; hibernation of
+/// the parser when idle. Used on the connection's event loop only.
+final class StreamSocket {
+    private(set) var context: ChannelHandlerContext?
+    private let stats: WorkerStats
+    private var mailbox: LoopMailbox?
+    private var inReadCycle = false
+    private var needsFlush = false
+    /// A flush is due at the end of the mailbox batch being delivered.
+    private var flushDeferred = false
+    private var queueLimit: OutboundQueueLimit
+    private let hibernation: IdleHibernation
+
+    init(stats: WorkerStats, maxQueuedStanzas: Int?, hibernateAfter: TimeAmount, parser: XMLStreamParser) {
+        self.stats = stats
+        self.queueLimit = OutboundQueueLimit(maxStanzas: maxQueuedStanzas)
+        self.hibernation = IdleHibernation(after: hibernateAfter, parser: parser)
+    }
+
+    func activate(_ context: ChannelHandlerContext, mailboxes: LoopMailboxes?) {
+        self.context = context
+        mailbox = mailboxes?.mailbox(for: context.eventLoop)
+        stats.connectionOpened()
+    }
+
+    func deactivate() {
+        hibernation.cancel()
+        stats.connectionClosed()
+        context = nil
+    }
+
+    func readStarted(bytes: Int) {
+        stats.received(bytes: bytes)
+        inReadCycle = true
+    }
+
+    func readCompleted() {
+        guard let context else { return }
+        inReadCycle = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        hibernation.readCompleted(on: context.eventLoop)
+    }
+
+    func writabilityChanged() {
+        if context?.channel.isWritable == true { queueLimit.writable() }
+    }
+
+    var queuedStanzas: Int { queueLimit.queuedStanzas }
+
+    func write(_ text: String) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        _ = write(buffer, stanzas: 0)
+    }
+
+    /// Writes and flushes at the right moment. False when the peer has stopped
+    /// reading and more than the limit waits for it: the caller ends the stream.
+    func write(_ buffer: ByteBuffer, stanzas: Int) -> Bool {
+        guard let context else { return true }
+        stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
+        if !context.channel.isWritable && stanzas > 0 && queueLimit.queued(bytes: buffer.readableBytes) {
+            return false
+        }
+        context.write(NIOAny(buffer), promise: nil)
+        if inReadCycle {
+            needsFlush = true
+        } else if !flushDeferred {
+            if mailbox?.deferFlush({ [weak self] in self?.flushNow() }) == true {
+                flushDeferred = true
+            } else {
+                context.flush()
+            }
+        }
+        return true
+    }
+
+    private func flushNow() {
+        flushDeferred = false
+        context?.flush()
+    }
+}
