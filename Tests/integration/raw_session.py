@@ -1,6 +1,8 @@
 """A hand-driven c2s session over a raw socket, for what slixmpp cannot do:
 XEP-0138 compression (with Python's own zlib), PROXY headers, byte-exact timing."""
 import base64
+import threading
+import time
 import re
 import socket
 import zlib
@@ -85,3 +87,36 @@ class RawSession:
 
     def close(self):
         self.sock.close()
+
+
+def flood(sender, server, to, until, max_stanzas=40_000, seconds=60):
+    """Sends 1 KB headlines to `to` until `until` appears in the server log, while a
+    thread reads whatever comes back to the sender (so only the recipient blocks).
+    Headlines to a recipient that is gone are dropped, not bounced. Returns the count."""
+    stop = threading.Event()
+
+    def keep_reading():
+        sender.sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                if not sender.sock.recv(65536):
+                    break
+            except socket.timeout:
+                pass
+    reader = threading.Thread(target=keep_reading, daemon=True)
+    reader.start()
+    body = "y" * 1000
+    deadline = time.time() + seconds
+    sent = 0
+    try:
+        while until not in server.log() and time.time() < deadline and sent < max_stanzas:
+            for _ in range(500):
+                sender.send(f"<message to='{to}' type='headline'><body>{sent} {body}</body></message>")
+                sent += 1
+        end = time.time() + 15
+        while until not in server.log() and time.time() < end:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        reader.join(5)
+    return sent

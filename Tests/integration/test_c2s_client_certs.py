@@ -94,7 +94,7 @@ class TLSStream:
 def scram_plus(stream, user, password, binding, gs2="p=tls-server-end-point,,"):
     nonce = base64.b64encode(os.urandom(18)).decode()
     first_bare = f"n={user},r={nonce}"
-    stream.sock.sendall((f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256-PLUS'>"
+    stream.sock.sendall(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256-PLUS'>"
                          + base64.b64encode((gs2 + first_bare).encode()).decode() + "</auth>").encode())
     reply = stream.read_until(b"</challenge>") if b"<failure" not in stream.buffer else stream.buffer.decode()
     if "<challenge" not in reply:

@@ -1,13 +1,12 @@
 """TLS on c2s listeners (system OpenSSL): STARTTLS, direct TLS, starttls_required,
 the protocol and cipher matrix, bad material, certificate renewal on reload."""
 import subprocess
-import time
 
 import pytest
 
 from raw_stream import RawStream
 from xmpp_client import Client
-from xmppd_harness import Server, free_port, wait_for
+from xmppd_harness import Server, free_port
 
 
 def tls_listener(port, pki, mode, extra=""):

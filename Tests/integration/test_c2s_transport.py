@@ -1,13 +1,12 @@
 """zlib (XEP-0138) with a bomb cap, the PROXY protocol, and shapers on c2s."""
 import struct
-import threading
 import socket
 import time
 import zlib
 
 import pytest
 
-from raw_session import HEADER, RawSession
+from raw_session import HEADER, RawSession, flood
 from xmppd_harness import Server, free_port, wait_for
 
 
@@ -85,7 +84,7 @@ def test_proxy_header_gives_the_client_address(make_server, header, shown):
     deadline = time.time() + 5
     while shown not in server.log() and time.time() < deadline:
         time.sleep(0.1)
-    assert f"session bound for alice@localhost/raw from [IPv" in server.log() and shown in server.log()
+    assert "session bound for alice@localhost/raw from [IPv" in server.log() and shown in server.log()
 
 
 @pytest.mark.parametrize("first_bytes", [HEADER.encode(), b"GARBAGE\r\n", b"PROXY TCP4 999.1.1.1 127.0.0.1 1 2\r\n"])
@@ -129,32 +128,8 @@ def test_client_that_stops_reading_is_closed_at_max_fsm_queue(make_server):
     sleeper.login("bob", resource="asleep")
     sender = RawSession(server.port)
     sender.login("alice", resource="awake")
-    stop = threading.Event()
-
-    def keep_reading_sender():
-        # Only the sleeper must block: the sender reads whatever comes back to it.
-        sender.sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                if not sender.sock.recv(65536):
-                    break
-            except socket.timeout:
-                pass
-    reader = threading.Thread(target=keep_reading_sender, daemon=True)
-    reader.start()
-    body = "y" * 1000
-    deadline = time.time() + 60
-    sent = 0
-    try:
-        # Until the kernel buffers on both sides are full and 100 more stanzas wait.
-        while "client is not reading" not in server.log() and time.time() < deadline and sent < 40_000:
-            for _ in range(500):
-                # Headlines: once the sleeper is gone they are dropped, not bounced.
-                sender.send(f"<message to='bob@localhost/asleep' type='headline'><body>{sent} {body}</body></message>")
-                sent += 1
-    finally:
-        stop.set()
-        reader.join(5)
+    # Until the kernel buffers on both sides are full and 100 more stanzas wait.
+    flood(sender, server, "bob@localhost/asleep", until="client is not reading")
     closed = [line for line in server.log().splitlines() if "client is not reading" in line]
     assert len(closed) == 1 and "jid=bob@localhost/asleep" in closed[0], closed
     # The sleeping session is gone; the sender's is not.

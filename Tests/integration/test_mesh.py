@@ -7,7 +7,7 @@ import time
 import pytest
 
 from xmpp_client import Client
-from xmppd_harness import Server, free_port, pid_alive, wait_for
+from xmppd_harness import Server, free_port
 
 
 def two_listeners(a, b, extra_a=""):

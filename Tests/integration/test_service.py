@@ -645,8 +645,7 @@ def test_hidden_components_left_out_of_disco_items(tmp_path):
 
 
 def test_component_that_stops_reading_is_closed_at_max_fsm_queue(tmp_path):
-    import threading
-    from raw_session import RawSession
+    from raw_session import RawSession, flood
     c2s_port, svc_port = free_port(), free_port()
     server = start(tmp_path, c2s(c2s_port) + service(svc_port, "  max_fsm_queue = 50"))
     try:
@@ -665,32 +664,8 @@ def test_component_that_stops_reading_is_closed_at_max_fsm_queue(tmp_path):
             data += sleeper.recv(4096)
         sender = RawSession(c2s_port)
         sender.login("alice")
-        stop = threading.Event()
-
-        def keep_reading_sender():
-            # Once the component is gone its messages bounce to the sender: read them.
-            sender.sock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    if not sender.sock.recv(65536):
-                        break
-                except socket.timeout:
-                    pass
-        reader = threading.Thread(target=keep_reading_sender, daemon=True)
-        reader.start()
-        body = "z" * 1000
-        deadline = time.time() + 60
-        sent = 0
-        try:
-            while "component is not reading" not in server.log() and time.time() < deadline and sent < 40_000:
-                for _ in range(500):
-                    sender.send(f"<message to='sleepy.localhost' type='headline'><body>{sent} {body}</body></message>")
-                    sent += 1
-            wait_for(lambda: "component is not reading" in server.log(), timeout=15,
-                     message=f"the component to be closed after {sent} stanzas")
-        finally:
-            stop.set()
-            reader.join(5)
+        sent = flood(sender, server, "sleepy.localhost", until="component is not reading")
+        assert "component is not reading" in server.log(), f"sent {sent} stanzas to a component that never reads"
         wait_for(lambda: server.listener(svc_port)["counters"]["connectionsCurrent"] == 0, message="component closed")
         sender.close()
     finally:
