@@ -18,8 +18,8 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private let tlsContext: TLSContext
     private let ssl: OpaquePointer
-    private let networkIn: OpaquePointer
-    private let networkOut: OpaquePointer
+    private var networkIn: OpaquePointer
+    private var networkOut: OpaquePointer
     private let isServer: Bool
     private var state = State.idle
     /// Writes made before the handshake finished; sent, in order, once it has.
@@ -105,6 +105,28 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         if state == .handshaking { doHandshake(context) }
         // The handshake's last flight may carry application data right behind it.
         if state == .active { readPlaintext(context) }
+        releaseGrownBIOs()
+    }
+
+    /// A memory BIO keeps the largest buffer it ever needed (a 16 KiB record, a
+    /// handshake flight) after it is drained. An idle TLS session should hold no
+    /// buffers (SSL_MODE_RELEASE_BUFFERS does that for OpenSSL's own), so empty
+    /// BIOs that grew past a few KiB are swapped for new ones.
+    private func releaseGrownBIOs() {
+        guard state == .active, BIO_ctrl_pending(networkIn) == 0, BIO_ctrl_pending(networkOut) == 0,
+              Self.allocated(networkIn) > Self.keptBIOBytes || Self.allocated(networkOut) > Self.keptBIOBytes,
+              let newIn = BIO_new(BIO_s_mem()), let newOut = BIO_new(BIO_s_mem()) else { return }
+        SSL_set_bio(ssl, newIn, newOut)   // frees the old pair
+        networkIn = newIn
+        networkOut = newOut
+    }
+
+    private static let keptBIOBytes = 4096
+
+    private static func allocated(_ bio: OpaquePointer) -> Int {
+        var memory: UnsafeMutablePointer<BUF_MEM>?
+        _ = BIO_ctrl(bio, BIO_C_GET_BUF_MEM_PTR, 0, &memory)
+        return memory.map { Int($0.pointee.max) } ?? 0
     }
 
     private func doHandshake(_ context: ChannelHandlerContext) {
@@ -264,5 +286,6 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard let out = drainNetworkOutput(context) else { return }
         context.write(wrapOutboundOut(out), promise: nil)
         if flush { context.flush() }
+        releaseGrownBIOs()
     }
 }
