@@ -46,7 +46,7 @@ struct Reload: ParsableCommand {
         abstract: "Re-read the configuration; changed listeners get new workers without dropping connections.")
     @OptionGroup var options: ConfigOption
     func run() throws {
-        // Validate here too, so a bad file is reported with the same message locally.
+        // control() parses the file here first: a bad file is reported without a round trip.
         print(try control(.reload, options: options).message)
     }
 }
