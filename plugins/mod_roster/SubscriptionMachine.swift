@@ -127,9 +127,12 @@ enum SubscriptionMachine {
             approveOnBehalf(&pair, &effects)
             return
         }
+        // A repeated request replaces the stored one but is not delivered again
+        // (Appendix A.3.1: "None + Pending In" does not deliver); logins still do.
+        let alreadyPending = item.pendingIn != nil
         item.pendingIn = stanza.serialized(parentNamespace: XMPPNamespace.client)
         pair.recipientItem = item
-        effects.append(.route(stanza))
+        if !alreadyPending { effects.append(.route(stanza)) }
     }
 
     private static func approveOnBehalf(_ pair: inout RosterPair, _ effects: inout [RosterEffect]) {
