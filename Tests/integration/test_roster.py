@@ -1,7 +1,9 @@
 """mod_roster (RFC 6121) between users on two c2s listeners, i.e. two worker
 processes sharing one SQLite file: roster get / set / push, the presence
 subscription flow with pre-approval, presence broadcast and probes at login."""
+import os
 import queue
+import signal
 import subprocess
 import time
 
@@ -375,3 +377,16 @@ def test_bad_roster_options(tmp_path, options, expected):
     result = subprocess.run([XMPPD, "check-config", "-c", str(instance.config)], capture_output=True, text=True)
     assert result.returncode == 1
     assert expected in result.stderr, result.stderr
+
+
+def test_contacts_see_unavailable_when_a_worker_is_killed(pair):
+    alice = login(pair.port_a, "alice@localhost/a")
+    bob = login(pair.port_b, "bob@localhost/b")
+    try:
+        subscribe(alice, bob, "bob@localhost", "alice@localhost")
+        wait_presence(alice, available_from("bob@localhost/b"), "bob's presence")
+        os.kill(pair.listener(pair.port_b)["workerPID"], signal.SIGKILL)
+        wait_presence(alice, unavailable_from("bob@localhost/b"), "bob's unavailable after the crash")
+    finally:
+        alice.close()
+        bob.close()
