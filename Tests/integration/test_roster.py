@@ -390,3 +390,50 @@ def test_contacts_see_unavailable_when_a_worker_is_killed(pair):
     finally:
         alice.close()
         bob.close()
+
+
+def test_denied_request_and_directed_presence(pair):
+    alice = login(pair.port_a, "alice@localhost/a")
+    carol = login(pair.port_b, "carol@localhost/c")
+    try:
+        # §3.2: carol denies alice's request.
+        send_presence(alice, "carol@localhost", "subscribe")
+        wait_presence(carol, subscription_presence("subscribe", "alice@localhost"), "request")
+        send_presence(carol, "alice@localhost", "unsubscribed")
+        wait_presence(alice, subscription_presence("unsubscribed", "carol@localhost"), "denial")
+        assert wait_roster(alice, lambda r: "ask" not in r["carol@localhost"])["carol@localhost"] == {
+            "subscription": "none", "groups": []}
+        assert roster(carol) == {}
+
+        # §4.6: directed presence without a subscription, then its unavailable.
+        alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence(pto="carol@localhost/c", pstatus="hi"))
+        assert wait_presence(carol, available_from("alice@localhost/a"), "directed presence")["status"] == "hi"
+        alice.close()
+        wait_presence(carol, unavailable_from("alice@localhost/a"), "unavailable after directed presence")
+    finally:
+        alice.close()
+        carol.close()
+
+
+def test_rosters_survive_reload(tmp_path):
+    instance = start(tmp_path)
+    try:
+        alice = login(instance.port_a, "alice@localhost/a")
+        bob = login(instance.port_b, "bob@localhost/b")
+        subscribe(alice, bob, "bob@localhost", "alice@localhost")
+        subscribe(bob, alice, "alice@localhost", "bob@localhost")
+        wait_roster(alice, lambda r: r["bob@localhost"]["subscription"] == "both")
+        instance.write_config(config(instance.port_a, instance.port_b),
+                              extra="[modules.mod_offline]\n[modules.mod_roster]\n  versioning = true\n")
+        assert "changed" in instance.ctl("reload").stdout
+        # A new worker, with the old one draining: rosters and presence carry over.
+        fresh = login(instance.port_a, "alice@localhost/fresh")
+        wait_presence(fresh, available_from("bob@localhost/b"), "bob's presence after the reload")
+        assert roster(fresh)["bob@localhost"]["subscription"] == "both"
+        assert "rosterver" in fresh.xmpp.features
+        # bob, still on a draining worker, hears of the new resource.
+        wait_presence(bob, available_from("alice@localhost/fresh"), "alice's new resource")
+        for client in (fresh, alice, bob):
+            client.close()
+    finally:
+        instance.stop()

@@ -13,6 +13,7 @@ public final class ModRoster: ServerModule, @unchecked Sendable {
     let host: ModuleHost
     let options: RosterOptions
     let store: RosterStore
+    let directed = DirectedPresence()
     private let pushCounter = NIOLockedValueBox(0)
 
     public static func validate(_ options: ModuleOptions) throws { _ = try RosterOptions(options) }
@@ -33,6 +34,7 @@ public final class ModRoster: ServerModule, @unchecked Sendable {
             return self.userSentPresence(stanza, from: session)
         }
         host.hooks.onUserAvailable { [weak self] session in self?.userBecameAvailable(session) }
+        host.hooks.onSessionClosed { [weak self] session in self?.sessionClosed(session) }
     }
 
     // MARK: effects of a change, after its transaction

@@ -20,7 +20,9 @@ extension ModRoster {
             probe(recipient, for: session)
             return .handled
         }
-        return .pass // directed presence: routed by the core
+        // Directed presence: routed by the core, remembered for the unavailable.
+        if let target = JID(to) { directed.sent(presence, from: session, to: target) }
+        return .pass
     }
 
     /// §3.1.2 and friends: the stanza leaves stamped with the sender's bare JID.
@@ -37,13 +39,17 @@ extension ModRoster {
         })
     }
 
-    /// §4.2.2, §4.4.2, §4.5.2: to every contact subscribed to the user's presence.
+    /// §4.2.2, §4.4.2, §4.5.2: to every contact subscribed to the user's presence;
+    /// unavailable also to those that got directed presence from the session (§4.6.3).
     private func broadcast(_ presence: XMLElement, of session: JID) {
+        let directedTargets = presence[attribute: "type"] == "unavailable" ? directed.takeAll(of: session) : []
         store.contacts(of: session.bare, where: \.hasFrom) { [weak self] contacts in
             guard let self else { return }
-            for contact in contacts {
+            let subscribers = Set(contacts)
+            let others = directedTargets.filter { !subscribers.contains($0.bare) }
+            for target in contacts + others.sorted(by: { $0.description < $1.description }) {
                 var copy = presence
-                copy[attribute: "to"] = contact.description
+                copy[attribute: "to"] = target.description
                 self.host.route(copy)
             }
         }
@@ -54,6 +60,15 @@ extension ModRoster {
         store.subscription(of: session.bare, to: contact) { [weak self] subscription in
             guard subscription.hasTo, let self else { return }
             self.perform([.presences(of: contact, to: session)])
+        }
+    }
+
+    /// A session that ends without having been available still owes an unavailable
+    /// to whoever got its directed presence (§4.6.3).
+    func sessionClosed(_ session: JID) {
+        for target in directed.takeAll(of: session) {
+            host.route(XMLElement(name: "presence", namespace: XMPPNamespace.client, attributes: [
+                "type": "unavailable", "from": session.description, "to": target.description]))
         }
     }
 

@@ -51,7 +51,7 @@ final class RosterStore: @unchecked Sendable {
         queue.async { [self] in
             let items = (try? rows(of: owner, subscribedOnly: true)) ?? []
             let contacts = items.filter { matches($0.subscription) && hosts.contains($0.contact.domain) }.map(\.contact)
-            if !contacts.isEmpty { done(contacts) }
+            done(contacts)
         }
     }
 
