@@ -84,7 +84,7 @@ final class RosterStore: @unchecked Sendable {
 
     /// Loads both rows of `owner`↔`contact`, lets `body` change them, writes them back
     /// and bumps each owner's version whose roster changed, in one transaction. The
-    /// effects end with roster pushes for every visible change.
+    /// effects start with roster pushes for every visible change.
     func change(owner: JID, contact: JID,
                 _ body: @escaping @Sendable (inout RosterPair, inout [RosterEffect]) -> Outcome?,
                 done: @escaping @Sendable (Outcome) -> Void) {
@@ -98,13 +98,16 @@ final class RosterStore: @unchecked Sendable {
                     let before = pair
                     var effects: [RosterEffect] = []
                     if let refusal = body(&pair, &effects) { return refusal }
+                    // Pushes first: a client learns the new state before the presence
+                    // that follows from it (RFC 6121 §3.1.6 pushes, then delivers).
+                    var pushes: [RosterEffect] = []
                     if let push = try save(owner, before.senderItem, pair.senderItem, contact: contact) {
-                        effects.insert(push, at: 0)
+                        pushes.append(push)
                     }
                     if local, let push = try save(contact, before.recipientItem, pair.recipientItem, contact: owner) {
-                        effects.append(push)
+                        pushes.append(push)
                     }
-                    return .changed(effects)
+                    return .changed(pushes + effects)
                 }
                 done(outcome)
             } catch {
