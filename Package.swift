@@ -62,7 +62,8 @@ let package = Package(
         .target(name: "mod_ping", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_ping"),
         .target(name: "mod_disco", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_disco"),
         .target(name: "mod_offline", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_offline"),
-        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline"]),
+        .target(name: "mod_roster", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_roster"),
+        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster"]),
 
         .executableTarget(name: "xmppd", dependencies: [
             "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules",

@@ -3,10 +3,11 @@ import XMPPModuleAPI
 import mod_disco
 import mod_offline
 import mod_ping
+import mod_roster
 
 /// Every module this build of xmppd has, by section name.
 public enum ModuleCatalog {
-    public static let all: [ServerModule.Type] = [ModPing.self, ModDisco.self, ModOffline.self]
+    public static let all: [ServerModule.Type] = [ModPing.self, ModDisco.self, ModOffline.self, ModRoster.self]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.
     /// Runs at start, on `check-config` and before a reload is applied.
