@@ -437,3 +437,35 @@ def test_rosters_survive_reload(tmp_path):
             client.close()
     finally:
         instance.stop()
+
+
+def test_contacts_hear_a_crash_once_with_several_surviving_workers(tmp_path):
+    a, b, c = free_port(), free_port(), free_port()
+    listeners = config(a, b) + f"""
+[[listen.c2s]]
+  port = {c}
+  ip_address = "127.0.0.1"
+"""
+    instance = Server(tmp_path, listeners, extra="[modules.mod_roster]\n")
+    instance.start()
+    for user in ("alice", "bob"):
+        instance.register(user, "secret")
+    alice = login(a, "alice@localhost/a")
+    bob = login(b, "bob@localhost/b")
+    try:
+        subscribe(alice, bob, "bob@localhost", "alice@localhost")
+        wait_presence(alice, available_from("bob@localhost/b"), "bob's presence")
+        # Workers a and c survive: only one of them tells bob's contacts.
+        os.kill(instance.listener(b)["workerPID"], signal.SIGKILL)
+        wait_presence(alice, unavailable_from("bob@localhost/b"), "bob's unavailable after the crash")
+        time.sleep(1.5)
+        extra = []
+        while not alice.presences.empty():
+            p = alice.presences.get()
+            if unavailable_from("bob@localhost/b")(p):
+                extra.append(p)
+        assert extra == [], f"{len(extra)} more unavailable presences for one crash"
+    finally:
+        alice.close()
+        bob.close()
+        instance.stop()

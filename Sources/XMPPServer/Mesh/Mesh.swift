@@ -24,7 +24,9 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     private var serverChannel: Channel?
     /// Sessions of a worker that has gone (crashed or exited): the router tells
     /// their contacts they are unavailable.
-    var peerGone: (([JID]) -> Void)?
+    /// `announce` is true on one surviving worker only (the lowest pid this worker
+    /// knows of): that one tells the users' contacts, so they hear it once.
+    var peerGone: ((_ sessions: [JID], _ announce: Bool) -> Void)?
     /// Other replicated tables (components, later s2s routes) extend the mesh
     /// with frames of their own instead of editing it.
     private var frameHandlers: [String: (XMLElement, Int32, EventLoop) -> Void] = [:]
@@ -102,7 +104,8 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
         for handler in lock.withLock({ peerGoneHandlers }) { handler(peer) }
         let gone = registry.removeAll(of: peer)
         logger.info("mesh: worker \(peer) left; \(gone.count) of its sessions were available")
-        peerGone?(gone)
+        let lowest = lock.withLock { connections.keys.allSatisfy { $0 > pid } }
+        peerGone?(gone, lowest)
     }
 
     private func connection(to peer: Int32) -> MeshConnection? {

@@ -91,12 +91,14 @@ public final class StanzaRouter: @unchecked Sendable {
 
     /// Sessions of a worker that is gone: their users' other resources here learn
     /// they are unavailable (RFC 6121 §4.5.2), and modules (the roster: contacts) see
-    /// a synthesized unavailable as for a session that ends. Every surviving worker
-    /// runs this, so with several survivors contacts may get it more than once.
-    public func announceUnavailable(_ gone: [JID]) {
+    /// a synthesized unavailable as for a session that ends — on one survivor only
+    /// (`toContacts`), so contacts get it once however many workers survive.
+    public func announceUnavailable(_ gone: [JID], toContacts: Bool) {
         for jid in gone {
-            _ = hooks?.runUserSendPacket(jid, XMLElement(name: "presence", namespace: XMPPNamespace.client,
-                                                         attributes: ["from": jid.description, "type": "unavailable"]))
+            if toContacts {
+                _ = hooks?.runUserSendPacket(jid, XMLElement(name: "presence", namespace: XMPPNamespace.client,
+                                                             attributes: ["from": jid.description, "type": "unavailable"]))
+            }
             for local in registry.availableSessions(of: jid.bare) where local.peer == nil && local.jid != jid {
                 local.deliver(XMLElement(name: "presence", namespace: XMPPNamespace.client,
                                          attributes: ["from": jid.description, "to": local.jid.description,

@@ -129,7 +129,7 @@ public final class ListenerWorker: @unchecked Sendable {
     private func joinMesh(router: StanzaRouter) throws {
         let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group,
                         mailboxes: mailboxes, logger: logger)
-        mesh.peerGone = { gone in router.announceUnavailable(gone) }
+        mesh.peerGone = { gone, announce in router.announceUnavailable(gone, toContacts: announce) }
         components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
         try mesh.start()
         self.mesh = mesh
