@@ -14,7 +14,7 @@ import time
 import pytest
 import slixmpp
 
-from xmpp_client import Client, _FINISHED
+from xmpp_client import Client, shutdown
 from xmppd_harness import Server, free_port, pid_alive, wait_for
 
 SECRET = "component-secret"
@@ -74,25 +74,7 @@ class Component:
             raise AssertionError(f"component {self.jid}: no message within {timeout}s") from None
 
     def close(self):
-        if self.thread.is_alive() is False or getattr(self, "_closed", False):
-            return
-        self._closed = True
-
-        async def stop():
-            self.xmpp.disconnect()
-            await asyncio.sleep(0)
-            await asyncio.get_running_loop().run_in_executor(None, self.disconnected.wait, 5)
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-        try:
-            self._call(stop(), timeout=10)
-        except Exception:
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        _FINISHED.append(self)
+        shutdown(self)
 
 
 class RawComponent:

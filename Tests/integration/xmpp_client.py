@@ -99,23 +99,33 @@ class Client:
             raise AssertionError(f"{self.jid}: no message within {timeout}s") from None
 
     def close(self):
-        async def stop():
-            self.xmpp.disconnect()
-            await asyncio.sleep(0)
-            await asyncio.get_running_loop().run_in_executor(None, self.disconnected.wait, 5)
-            # Leave no slixmpp task pending on a loop that is about to stop.
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-        try:
-            self._call(stop(), timeout=10)
-        except Exception:
-            pass
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        # slixmpp objects touch their loop when collected: keep both alive.
-        _FINISHED.append(self)
+        shutdown(self)
+
+
+def shutdown(peer):
+    """Disconnects a slixmpp stream that runs on a loop thread of its own (a Client,
+    or a test's component) and stops that loop; a second call does nothing."""
+    if getattr(peer, "_closed", False) or not peer.thread.is_alive():
+        return
+    peer._closed = True
+
+    async def stop():
+        peer.xmpp.disconnect()
+        await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, peer.disconnected.wait, 5)
+        # Leave no slixmpp task pending on a loop that is about to stop.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+    try:
+        asyncio.run_coroutine_threadsafe(stop(), peer.loop).result(10)
+    except Exception:
+        pass
+    peer.loop.call_soon_threadsafe(peer.loop.stop)
+    peer.thread.join(5)
+    # slixmpp objects touch their loop when collected: keep both alive.
+    _FINISHED.append(peer)
 
 
 _FINISHED = []
