@@ -62,7 +62,9 @@ let package = Package(
         .target(name: "mod_ping", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_ping"),
         .target(name: "mod_disco", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_disco"),
         .target(name: "mod_offline", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_offline"),
-        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline"]),
+        .target(name: "mod_carboncopy", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_carboncopy"),
+        .target(name: "mod_mam", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_mam"),
+        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_carboncopy", "mod_mam"]),
 
         .executableTarget(name: "xmppd", dependencies: [
             "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules",

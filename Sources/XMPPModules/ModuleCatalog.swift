@@ -1,12 +1,14 @@
 import XMPPConfig
 import XMPPModuleAPI
+import mod_carboncopy
 import mod_disco
+import mod_mam
 import mod_offline
 import mod_ping
 
 /// Every module this build of xmppd has, by section name.
 public enum ModuleCatalog {
-    public static let all: [ServerModule.Type] = [ModPing.self, ModDisco.self, ModOffline.self]
+    public static let all: [ServerModule.Type] = [ModPing.self, ModDisco.self, ModOffline.self, ModCarbonCopy.self, ModMAM.self]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.
     /// Runs at start, on `check-config` and before a reload is applied.
