@@ -20,7 +20,10 @@ enum MAMQueryHandler {
             case .success(let page):
                 // Results first, then the iq result: both go through the requesting
                 // session's delivery queue, so they arrive in this order.
-                for row in page.rows {
+                // Routed to a full JID that is gone, a result would fall back to the
+                // bare JID (other resources, offline storage): only to a live session.
+                let live = host.boundResources(of: request.from.bare).contains(request.from)
+                for row in page.rows where live {
                     guard let message = MAMStanzas.parse(row.xml) else { continue }
                     host.route(MAMStanzas.result(row, message: message, owner: query.owner, to: request.from,
                                                  queryID: query.queryID))

@@ -51,13 +51,14 @@ public final class ModMAM: ServerModule {
     }
 
     private func registerSendHookOnce() {
-        let first = sendHookRegistered.withLockedValue { registered in
-            defer { registered = true }
-            return !registered
-        }
-        guard first else { return }
-        host.hooks.onUserSendPacket { [weak self] session, stanza in
-            self?.userSent(stanza, by: session) ?? .pass
+        // Registered under the lock: a session bound concurrently on another event
+        // loop must not go on before the hook is in place.
+        sendHookRegistered.withLockedValue { registered in
+            guard !registered else { return }
+            registered = true
+            host.hooks.onUserSendPacket { [weak self] session, stanza in
+                self?.userSent(stanza, by: session) ?? .pass
+            }
         }
     }
 
