@@ -301,6 +301,18 @@ def test_mam_paging_filters_and_stanza_ids(pair):
         # alice's ids of the messages she received are those bob's messages carried.
         assert [m["id"] for m in everything[1::2]] == [d.xml.find(f"{{{SID}}}stanza-id").get("id") for d in delivered[1::2]]
 
+        # carol gets them at login from offline storage, with her archive's ids.
+        carol = login(pair.port_b, "carol@localhost/c")
+        try:
+            stored = [carol.wait_message() for _ in range(3)]
+            assert [m["body"] for m in stored] == ["c0", "c1", "c2"]
+            ids = [m.xml.find(f"{{{SID}}}stanza-id") for m in stored]
+            assert all(i is not None and i.get("by") == "carol@localhost" for i in ids)
+            results, _ = retrieve(carol)
+            assert [m["id"] for m in results] == [i.get("id") for i in ids]
+        finally:
+            carol.close()
+
         # Without a filter: carol's three too, in order, at the end.
         results, fin = retrieve(alice, rsm={"max": 50})
         assert fin["count"] == 28 and fin["complete"]
@@ -358,18 +370,21 @@ def test_mam_archive_survives_kill_of_worker(pair):
             alice.send_message("bob@localhost", f"k{i}")
         for i in range(10):
             assert bob.wait_message()["body"] == f"k{i}"
+        # The archive is written off the event loop, committed within milliseconds
+        # of routing: give it those before the kill.
+        time.sleep(0.2)
         os.kill(worker, signal.SIGKILL)
         wait_for(lambda: (r := pair.listener(pair.port_a))["workerPID"] != worker and r["state"] == "running",
                  message="worker restarted")
         results, fin = retrieve(bob, with_jid="alice@localhost")
-        assert [m["body"] for m in results] == [f"k{i}" for i in range(10)] and fin["complete"]
+        assert [m["body"] for m in results] == [f"k{i}" for i in range(10)] and fin["complete"], (results, fin)
     finally:
         alice.close()
         bob.close()
     again = login(pair.port_a, "alice@localhost/a")
     try:
         results, _ = retrieve(again, with_jid="bob@localhost")
-        assert [m["body"] for m in results] == [f"k{i}" for i in range(10)]
+        assert [m["body"] for m in results] == [f"k{i}" for i in range(10)], results
     finally:
         again.close()
 
@@ -390,3 +405,32 @@ def test_mam_options_are_checked(tmp_path):
 """)
     result = bad.run("check-config", check=False)
     assert result.returncode != 0 and "extra" in (result.stdout + result.stderr)
+
+
+def test_carbons_without_mam(tmp_path):
+    a, b = free_port(), free_port()
+    instance = Server(tmp_path, listeners(a, b), extra="[modules.mod_carboncopy]\n")
+    instance.start()
+    for user in ("alice", "bob"):
+        instance.register(user, "secret")
+    one = login(a, "alice@localhost/one")
+    two = login(b, "alice@localhost/two")
+    bob = login(b, "bob@localhost/b")
+    try:
+        two.run(lambda x: x.plugin["xep_0280"].enable(timeout=5))
+        bob.send_message("alice@localhost/one", "r")
+        assert one.wait_message()["body"] == "r"
+        kind, carbon = wait_carbon(two)
+        assert (kind, forwarded_body(carbon, "received")[0]) == ("received", "r")
+        one.send_message("bob@localhost/b", "s")
+        delivered = bob.wait_message()
+        assert delivered["body"] == "s" and delivered.xml.find(f"{{{SID}}}stanza-id") is None
+        kind, carbon = wait_carbon(two)
+        assert (kind, forwarded_body(carbon, "sent")[0]) == ("sent", "s")
+        send_private(one, "bob@localhost/b", "p")
+        assert bob.wait_message()["body"] == "p"
+        assert_quiet(one, two)
+    finally:
+        for client in (one, two, bob):
+            client.close()
+        instance.stop()
