@@ -27,7 +27,12 @@ struct ArchiveRow: Sendable {
 
 enum ArchiveError: Error { case itemNotFound }
 
-/// The mam_message table. Every statement runs on one serial queue of this worker
+/// The mam_message table, in the order of the archive's clock: (timestamp, id).
+/// Not by id alone: rows are inserted by several workers, each committing on its
+/// own schedule, so a reply can be committed before the message it answers; the
+/// timestamps, taken when each message was sent, keep the conversation's order.
+///
+/// Every statement runs on one serial queue of this worker
 /// (its own SQLite connection), so the event loops never wait for SQLite. Appends
 /// are batched: the first pending message schedules a flush, which commits whatever
 /// has accumulated by then in one transaction, typically within a millisecond, so
@@ -57,9 +62,9 @@ final class ArchiveStore: @unchecked Sendable {
                 timestamp INTEGER NOT NULL,
                 message TEXT NOT NULL,
                 search_body TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS mam_message_owner ON mam_message(owner_domain, owner_user, id);
-            CREATE INDEX IF NOT EXISTS mam_message_owner_remote
-                ON mam_message(owner_domain, owner_user, remote_bare_jid, id);
+            CREATE INDEX IF NOT EXISTS mam_message_owner_time ON mam_message(owner_domain, owner_user, timestamp, id);
+            CREATE INDEX IF NOT EXISTS mam_message_owner_remote_time
+                ON mam_message(owner_domain, owner_user, remote_bare_jid, timestamp, id);
             """)
     }
 
@@ -134,8 +139,14 @@ final class ArchiveStore: @unchecked Sendable {
         }
         if let start = query.start { conditions.append("timestamp >= ?"); bindings.append(start) }
         if let end = query.end { conditions.append("timestamp <= ?"); bindings.append(end) }
-        if let after = query.afterID { conditions.append("id > ?"); bindings.append(try rowID(after, of: query.owner)) }
-        if let before = query.beforeID { conditions.append("id < ?"); bindings.append(try rowID(before, of: query.owner)) }
+        if let after = query.afterID {
+            conditions.append("(timestamp, id) > (?, ?)")
+            bindings += try position(of: after, in: query.owner)
+        }
+        if let before = query.beforeID {
+            conditions.append("(timestamp, id) < (?, ?)")
+            bindings += try position(of: before, in: query.owner)
+        }
         let matching = conditions.joined(separator: " AND ")
         let count = try database.query("SELECT COUNT(*) FROM mam_message WHERE \(matching)", bindings: bindings)
             .first?.int(0) ?? 0
@@ -143,13 +154,13 @@ final class ArchiveStore: @unchecked Sendable {
         var pageConditions = conditions
         var pageBindings = bindings
         if let after = query.page.after {
-            pageConditions.append("id > ?")
-            pageBindings.append(try rowID(after, of: query.owner))
+            pageConditions.append("(timestamp, id) > (?, ?)")
+            pageBindings += try position(of: after, in: query.owner)
         }
         let backwards = query.page.before != nil
         if let before = query.page.before, !before.isEmpty {
-            pageConditions.append("id < ?")
-            pageBindings.append(try rowID(before, of: query.owner))
+            pageConditions.append("(timestamp, id) < (?, ?)")
+            pageBindings += try position(of: before, in: query.owner)
         }
         let offset = (!backwards && query.page.after == nil) ? (query.page.index ?? 0) : 0
         var rows: [ArchiveRow] = []
@@ -158,7 +169,7 @@ final class ArchiveStore: @unchecked Sendable {
             let sql = """
                 SELECT id, stanza_id, timestamp, message FROM mam_message
                 WHERE \(pageConditions.joined(separator: " AND "))
-                ORDER BY id \(backwards ? "DESC" : "ASC") LIMIT ? OFFSET ?
+                ORDER BY timestamp \(backwards ? "DESC" : "ASC"), id \(backwards ? "DESC" : "ASC") LIMIT ? OFFSET ?
                 """
             let fetched = try database.query(sql, bindings: pageBindings + [query.page.max + 1, offset])
             rows = fetched.prefix(query.page.max).map {
@@ -172,17 +183,20 @@ final class ArchiveStore: @unchecked Sendable {
         }
         var firstIndex: Int?
         if let first = rows.first {
-            firstIndex = try database.query("SELECT COUNT(*) FROM mam_message WHERE \(matching) AND id < ?",
-                                            bindings: bindings + [first.rowID]).first?.int(0) ?? 0
+            firstIndex = try database.query(
+                "SELECT COUNT(*) FROM mam_message WHERE \(matching) AND (timestamp, id) < (?, ?)",
+                bindings: bindings + [first.timestamp, first.rowID]).first?.int(0) ?? 0
         }
         return ArchivePage(rows: rows, count: count, firstIndex: firstIndex, complete: !more)
     }
 
-    /// The row of a stanza id in `owner`'s archive (RSM and before-id / after-id cursors).
-    private func rowID(_ stanzaID: String, of owner: JID) throws -> Int64 {
-        guard let id = try database.query(
-            "SELECT id FROM mam_message WHERE stanza_id = ? AND owner_domain = ? AND owner_user = ?",
-            stanzaID, owner.domain, owner.local ?? "").first?.int64(0) else { throw ArchiveError.itemNotFound }
-        return id
+    /// Where a stanza id sits in `owner`'s archive, as (timestamp, row id): the
+    /// position RSM and before-id / after-id cursors compare with.
+    private func position(of stanzaID: String, in owner: JID) throws -> [SQLiteBindable?] {
+        guard let row = try database.query(
+            "SELECT timestamp, id FROM mam_message WHERE stanza_id = ? AND owner_domain = ? AND owner_user = ?",
+            stanzaID, owner.domain, owner.local ?? "").first,
+            let timestamp = row.int64(0), let id = row.int64(1) else { throw ArchiveError.itemNotFound }
+        return [timestamp, id]
     }
 }
