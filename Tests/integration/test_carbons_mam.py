@@ -434,3 +434,41 @@ def test_carbons_without_mam(tmp_path):
         for client in (one, two, bob):
             client.close()
         instance.stop()
+
+
+def test_mam_limits_and_bad_queries(tmp_path):
+    a, b = free_port(), free_port()
+    instance = Server(tmp_path, listeners(a, b), extra="""
+[modules.mod_mam]
+  default_result_limit = 2
+  max_result_limit = 3
+  no_stanzaid_element = true
+""")
+    instance.start()
+    for user in ("alice", "bob"):
+        instance.register(user, "secret")
+    alice = login(a, "alice@localhost/a")
+    bob = login(b, "bob@localhost/b")
+    try:
+        for i in range(5):
+            alice.send_message("bob@localhost", f"n{i}")
+            message = bob.wait_message()
+            assert message["body"] == f"n{i}" and message.xml.find(f"{{{SID}}}stanza-id") is None
+        time.sleep(0.2)
+        results, fin = retrieve(bob)  # no <max/>: default_result_limit
+        assert [m["body"] for m in results] == ["n0", "n1"] and not fin["complete"] and fin["count"] == 5
+        results, fin = retrieve(bob, rsm={"max": 100})  # capped at max_result_limit
+        assert [m["body"] for m in results] == ["n0", "n1", "n2"] and not fin["complete"]
+        results, fin = retrieve(bob, rsm={"max": 3, "index": 3})
+        assert [m["body"] for m in results] == ["n3", "n4"] and fin["complete"] and fin["index"] == 3
+        # XEP-0082 offsets: an end far in the past (in +14:00) matches nothing.
+        reply = bob.run(lambda x: raw_query(x, {"end": "2000-01-01T10:00:00+14:00"}))
+        assert results_of(reply) == [] and fin_of(reply)["count"] == 0
+        for bad in ({"start": "yesterday"}, {"with": "@@"}, {"no-such-field": "1"}):
+            with pytest.raises(IqError) as refused:
+                bob.run(lambda x: raw_query(x, bad))
+            assert refused.value.condition == "bad-request", bad
+    finally:
+        alice.close()
+        bob.close()
+        instance.stop()

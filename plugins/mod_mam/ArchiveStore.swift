@@ -4,17 +4,21 @@ import NIOConcurrencyHelpers
 import XMPPCore
 import XMPPStore
 
-/// One archived message of one user's archive.
-struct ArchivedMessage: Sendable {
-    var stanzaID: String
-    /// The archive's owner (bare JID).
-    var owner: JID
-    /// The other party, as addressed (full or bare).
-    var remote: JID
-    var outgoing: Bool
+/// One message for the archives of its local parties (one copy each).
+struct ArchiveEntry: Sendable {
+    struct Copy: Sendable {
+        var stanzaID: String
+        /// The archive's owner (bare JID).
+        var owner: JID
+        /// The other party, as addressed (full or bare).
+        var remote: JID
+        var outgoing: Bool
+    }
+
+    var message: XMLElement
     /// Microseconds since the epoch.
     var timestamp: Int64
-    var message: XMLElement
+    var copies: [Copy]
 }
 
 /// A row read back for a query.
@@ -42,7 +46,7 @@ final class ArchiveStore: @unchecked Sendable {
     private let database: SQLiteDatabase
     private let logger: Logger
     private let lock = NIOLock()
-    private var pending: [ArchivedMessage] = []
+    private var pending: [ArchiveEntry] = []
     private var flushScheduled = false
     /// Consecutive failed flushes (only touched on the queue).
     private var failures = 0
@@ -68,10 +72,9 @@ final class ArchiveStore: @unchecked Sendable {
             """)
     }
 
-    func append(_ messages: [ArchivedMessage]) {
-        guard !messages.isEmpty else { return }
+    func append(_ entry: ArchiveEntry) {
         let schedule: Bool = lock.withLock {
-            pending.append(contentsOf: messages)
+            pending.append(entry)
             defer { flushScheduled = true }
             return !flushScheduled
         }
@@ -80,7 +83,7 @@ final class ArchiveStore: @unchecked Sendable {
 
     /// On the queue: commits everything pending.
     private func flush() {
-        let batch: [ArchivedMessage] = lock.withLock {
+        let batch: [ArchiveEntry] = lock.withLock {
             defer { pending = []; flushScheduled = false }
             return pending
         }
@@ -92,13 +95,15 @@ final class ArchiveStore: @unchecked Sendable {
                                             direction, timestamp, message, search_body)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                for m in batch {
-                    insert.reset()
-                    try insert.bind([m.stanzaID, m.owner.local ?? "", m.owner.domain, m.remote.bare.description,
-                                     m.remote.resource ?? "", m.outgoing ? "O" : "I", m.timestamp,
-                                     m.message.serialized(parentNamespace: XMPPNamespace.client),
-                                     m.message.child("body")?.text ?? ""])
-                    _ = try insert.all()
+                for entry in batch {
+                    let xml = entry.message.serialized(parentNamespace: XMPPNamespace.client)
+                    let body = entry.message.child("body")?.text ?? ""
+                    for copy in entry.copies {
+                        try insert.bind([copy.stanzaID, copy.owner.local ?? "", copy.owner.domain,
+                                         copy.remote.bare.description, copy.remote.resource ?? "",
+                                         copy.outgoing ? "O" : "I", entry.timestamp, xml, body])
+                        _ = try insert.all()
+                    }
                 }
             }
             failures = 0

@@ -68,17 +68,16 @@ public final class ModMAM: ServerModule {
         let to = stanza[attribute: "to"].flatMap(JID.init) ?? session.bare
         let now = Timestamps.now()
         let kept = Archivable.cleaned(stanza, parties: [session, to])
-        var archived = [ArchivedMessage(stanzaID: StanzaIDs.make(at: now), owner: session.bare, remote: to,
-                                        outgoing: true, timestamp: now, message: kept)]
+        var entry = ArchiveEntry(message: kept, timestamp: now, copies: [
+            .init(stanzaID: StanzaIDs.make(at: now), owner: session.bare, remote: to, outgoing: true)])
         var delivered = kept
         delivered.removeChildren("private", namespace: Archivable.carbons)
         if to.local != nil, host.hosts.contains(to.domain), to.bare != session.bare {
             let id = StanzaIDs.make(at: now)
-            archived.append(ArchivedMessage(stanzaID: id, owner: to.bare, remote: session, outgoing: false,
-                                            timestamp: now, message: kept))
+            entry.copies.append(.init(stanzaID: id, owner: to.bare, remote: session, outgoing: false))
             if !options.noStanzaIDElement { delivered.append(MAMStanzas.stanzaID(id, by: to.bare)) }
         }
-        store.append(archived)
+        store.append(entry)
         guard delivered != stanza else { return .pass }
         delivered[attribute: "to"] = to.description
         host.route(delivered)
