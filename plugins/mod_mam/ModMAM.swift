@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
@@ -48,6 +49,10 @@ public final class ModMAM: ServerModule {
         // It is the only hook that rewrites a sent message, so it also drops
         // XEP-0280's <private/> (§7: the server SHOULD remove it).
         host.hooks.onSessionOpened { [weak self] _ in self?.registerSendHookOnce() }
+        // Fallback for sessions that reach this worker without a bind here (e.g. a
+        // future stream resumption that does not run session opened): by then every
+        // module's init, which runs synchronously at worker start, is long over.
+        host.eventLoopGroup.next().scheduleTask(in: .seconds(1)) { [weak self] in self?.registerSendHookOnce() }
     }
 
     private func registerSendHookOnce() {
