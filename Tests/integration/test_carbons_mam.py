@@ -472,3 +472,29 @@ def test_mam_limits_and_bad_queries(tmp_path):
         alice.close()
         bob.close()
         instance.stop()
+
+
+def test_carbons_state_after_bind_replaces_session(pair):
+    one = login(pair.port_a, "alice@localhost/one")
+    old = login(pair.port_b, "alice@localhost/two")
+    bob = login(pair.port_a, "bob@localhost/b")
+    new = None
+    try:
+        old.run(lambda x: x.plugin["xep_0280"].enable(timeout=5))
+        new = login(pair.port_b, "alice@localhost/two")
+        assert old.disconnected.wait(10), "the old session was not replaced"
+        # The new session starts with carbons off...
+        bob.send_message("alice@localhost/one", "x1")
+        assert one.wait_message()["body"] == "x1"
+        assert_quiet(new)
+        # ...and enabling it is not undone by the old session's end.
+        new.run(lambda x: x.plugin["xep_0280"].enable(timeout=5))
+        time.sleep(0.3)
+        bob.send_message("alice@localhost/one", "x2")
+        assert one.wait_message()["body"] == "x2"
+        kind, carbon = wait_carbon(new)
+        assert (kind, forwarded_body(carbon, "received")[0]) == ("received", "x2")
+    finally:
+        for client in (one, old, bob, new):
+            if client:
+                client.close()

@@ -41,7 +41,8 @@ public final class ModCarbonCopy: ServerModule {
         host.hooks.onUserReceivePacket { [weak self] session, stanza in
             self?.userReceives(stanza, at: session) ?? .pass
         }
-        host.hooks.onSessionClosed { [state] session in state.forget(session) }
+        host.hooks.onSessionOpened { [state] session in state.opened(session) }
+        host.hooks.onSessionClosed { [state] session in state.closed(session) }
     }
 
     /// On the sender's worker: `<sent/>` carbons to the sender's other resources.
