@@ -63,7 +63,9 @@ let package = Package(
         .target(name: "mod_disco", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_disco"),
         .target(name: "mod_offline", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_offline"),
         .target(name: "mod_roster", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_roster"),
-        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster"]),
+        .target(name: "mod_carboncopy", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_carboncopy"),
+        .target(name: "mod_mam", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_mam"),
+        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam"]),
 
         .executableTarget(name: "xmppd", dependencies: [
             "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules",

@@ -1,0 +1,40 @@
+import XMPPCore
+import XMPPModuleAPI
+
+/// iq get (the query form) and iq set (a query) to the user's own bare JID.
+enum MAMQueryHandler {
+    static func handle(_ request: IQRequest, store: ArchiveStore, host: ModuleHost, options: MAMOptions) {
+        guard let payload = request.payload, payload.name == "query" else { return request.fail("bad-request", "modify") }
+        // One-to-one archives only: a user reads their own.
+        guard request.to == request.from.bare else { return request.fail("forbidden", "auth") }
+        if request.type == "get" { return request.reply(MAMStanzas.form()) }
+        let query: ArchiveQuery
+        do {
+            query = try ArchiveQuery(payload, owner: request.to, defaultMax: options.defaultResultLimit,
+                                     maxLimit: options.maxResultLimit)
+        } catch {
+            return request.fail("bad-request", "modify")
+        }
+        store.run(query) { outcome in
+            switch outcome {
+            case .success(let page):
+                // Results first, then the iq result: both go through the requesting
+                // session's delivery queue, so they arrive in this order.
+                // Routed to a full JID that is gone, a result would fall back to the
+                // bare JID (other resources, offline storage): only to a live session.
+                let live = host.boundResources(of: request.from.bare).contains(request.from)
+                for row in page.rows where live {
+                    guard let message = MAMStanzas.parse(row.xml) else { continue }
+                    host.route(MAMStanzas.result(row, message: message, owner: query.owner, to: request.from,
+                                                 queryID: query.queryID))
+                }
+                request.reply(MAMStanzas.fin(page))
+            case .failure(ArchiveError.itemNotFound):
+                request.fail("item-not-found", "cancel")
+            case .failure(let error):
+                host.logger.error("mod_mam: query failed: \(error)")
+                request.fail("internal-server-error", "wait")
+            }
+        }
+    }
+}

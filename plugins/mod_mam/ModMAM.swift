@@ -1,0 +1,91 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import XMPPConfig
+import XMPPCore
+import XMPPModuleAPI
+
+/// XEP-0313 Message Archive Management (urn:xmpp:mam:2) for one-to-one messages,
+/// as MongooseIM's mod_mam with the rdbms backend: an archive per user in SQLite
+/// (`mam_message`), queried with XEP-0004 filters and XEP-0059 paging.
+///
+/// Each archivable message is archived once per local party, both on the sender's
+/// worker in user_send_packet: the sender's copy (outgoing) and, when the recipient
+/// is a user of a served domain, the recipient's copy (incoming). The recipient's
+/// copy cannot wait for user_receive_packet: that runs once per delivered resource,
+/// and never for a recipient with no session (offline storage).
+public final class ModMAM: ServerModule {
+    public static let name = "mod_mam"
+    static let namespace = "urn:xmpp:mam:2"
+    static let stanzaIDs = "urn:xmpp:sid:0"
+
+    private let host: ModuleHost
+    private let options: MAMOptions
+    private let store: ArchiveStore
+    private let sendHookRegistered = NIOLockedValueBox(false)
+
+    public static func validate(_ options: ModuleOptions) throws { _ = try MAMOptions(options) }
+
+    public required init(options moduleOptions: ModuleOptions, host: ModuleHost) throws {
+        self.host = host
+        self.options = try MAMOptions(moduleOptions)
+        self.store = try ArchiveStore(path: host.databasePath, logger: host.logger)
+        // No core change: the account's disco#info belongs to mod_disco, so the
+        // feature is advertised with the server's features.
+        host.addServerFeature(Self.namespace)
+        host.addServerFeature(Self.stanzaIDs)
+        host.registerIQHandler(namespace: Self.namespace, target: .account) { [weak self] request in
+            guard let self else { return request.fail("service-unavailable", "cancel") }
+            MAMQueryHandler.handle(request, store: self.store, host: self.host, options: self.options)
+        }
+        // Hook order. To add <stanza-id/> to the delivered message, this hook routes
+        // a rewritten copy itself and returns `.handled`, which stops the hooks
+        // after it: so it must run after every other user_send_packet hook (the
+        // carbons of mod_carboncopy, and any module that drops a message, which
+        // then must not be archived). Hooks run in registration order and modules
+        // register in config order; to be last whatever the config order, this
+        // hook is registered when the first session of the worker is bound, i.e.
+        // after every module's init and before any user stanza (session opened
+        // runs on the session's event loop before it reads its next stanza).
+        // It is the only hook that rewrites a sent message, so it also drops
+        // XEP-0280's <private/> (§7: the server SHOULD remove it).
+        host.hooks.onSessionOpened { [weak self] _ in self?.registerSendHookOnce() }
+        // Fallback for sessions that reach this worker without a bind here (e.g. a
+        // future stream resumption that does not run session opened): by then every
+        // module's init, which runs synchronously at worker start, is long over.
+        host.eventLoopGroup.next().scheduleTask(in: .seconds(1)) { [weak self] in self?.registerSendHookOnce() }
+    }
+
+    private func registerSendHookOnce() {
+        // Registered under the lock: a session bound concurrently on another event
+        // loop must not go on before the hook is in place.
+        sendHookRegistered.withLockedValue { registered in
+            guard !registered else { return }
+            registered = true
+            host.hooks.onUserSendPacket { [weak self] session, stanza in
+                self?.userSent(stanza, by: session) ?? .pass
+            }
+        }
+    }
+
+    private func userSent(_ stanza: XMLElement, by session: JID) -> Hooks.Verdict {
+        guard stanza.name == "message",
+              Archivable.check(stanza, archiveChatMarkers: options.archiveChatMarkers) else { return .pass }
+        let to = stanza[attribute: "to"].flatMap(JID.init) ?? session.bare
+        let now = Timestamps.now()
+        let kept = Archivable.cleaned(stanza, parties: [session, to])
+        var entry = ArchiveEntry(message: kept, timestamp: now, copies: [
+            .init(stanzaID: StanzaIDs.make(at: now), owner: session.bare, remote: to, outgoing: true)])
+        var delivered = kept
+        delivered.removeChildren("private", namespace: Archivable.carbons)
+        if to.local != nil, host.hosts.contains(to.domain), to.bare != session.bare {
+            let id = StanzaIDs.make(at: now)
+            entry.copies.append(.init(stanzaID: id, owner: to.bare, remote: session, outgoing: false))
+            if !options.noStanzaIDElement { delivered.append(MAMStanzas.stanzaID(id, by: to.bare)) }
+        }
+        store.append(entry)
+        guard delivered != stanza else { return .pass }
+        delivered[attribute: "to"] = to.description
+        host.route(delivered)
+        return .handled
+    }
+}
