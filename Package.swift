@@ -65,7 +65,11 @@ let package = Package(
         .target(name: "mod_roster", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_roster"),
         .target(name: "mod_carboncopy", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_carboncopy"),
         .target(name: "mod_mam", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_mam"),
-        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam"]),
+        .target(name: "mod_stream_management", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_stream_management"),
+        .target(name: "XMPPModules", dependencies: [
+            "XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam",
+            "mod_stream_management",
+        ]),
 
         .executableTarget(name: "xmppd", dependencies: [
             "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules",

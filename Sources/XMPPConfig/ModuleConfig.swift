@@ -113,6 +113,13 @@ public struct ModuleOptions: Sendable {
         }
     }
 
+    /// The options of a sub-table (e.g. mod_stream_management's `stale_h`); empty if absent.
+    public func table(_ key: String) throws -> ModuleOptions {
+        guard let v = entries[key] else { return ModuleOptions(module: module, path: keyPath(key), entries: [:]) }
+        guard case .table(let t) = v else { throw error(key, "found \(v.typedDescription), expected a table") }
+        return ModuleOptions(module: module, path: keyPath(key), entries: t)
+    }
+
     public func string(_ key: String, default value: String) throws -> String {
         guard let v = entries[key] else { return value }
         guard case .string(let s) = v else { throw error(key, "found \(v.typedDescription), expected a string") }

@@ -11,6 +11,8 @@ public final class Hooks: @unchecked Sendable {
     public typealias StanzaHook = @Sendable (_ session: JID, _ stanza: XMLElement) -> Verdict
     public typealias SessionHook = @Sendable (_ session: JID) -> Void
     public typealias OfflineHook = @Sendable (_ stanza: XMLElement, _ recipient: JID) -> Bool
+    public typealias ExportHook = @Sendable (_ session: JID) -> [XMLElement]
+    public typealias ImportHook = @Sendable (_ session: JID, _ state: [XMLElement]) -> Void
 
     private let lock = NIOLock()
     private var userSendPacket: [StanzaHook] = []
@@ -19,6 +21,8 @@ public final class Hooks: @unchecked Sendable {
     private var sessionClosed: [SessionHook] = []
     private var userAvailable: [SessionHook] = []
     private var offlineMessage: [OfflineHook] = []
+    private var sessionExport: [ExportHook] = []
+    private var sessionImport: [ImportHook] = []
 
     public init() {}
 
@@ -35,6 +39,14 @@ public final class Hooks: @unchecked Sendable {
     /// A message for a served user with no resource to take it. Return true when
     /// the hook took it (stored for later); otherwise the sender gets an error.
     public func onOfflineMessage(_ hook: @escaping OfflineHook) { lock.withLock { offlineMessage.append(hook) } }
+
+    /// A session is resumed (XEP-0198) in another worker process: return the
+    /// per-session state this module keeps (as elements in its own namespace) and
+    /// forget it here. The session is neither closed nor opened by a move.
+    public func onSessionExport(_ hook: @escaping ExportHook) { lock.withLock { sessionExport.append(hook) } }
+    /// The receiving worker of a moved session: take back what the export gave
+    /// (every module sees all elements; pick yours by namespace).
+    public func onSessionImport(_ hook: @escaping ImportHook) { lock.withLock { sessionImport.append(hook) } }
 
     // MARK: run by the core
 
@@ -53,6 +65,14 @@ public final class Hooks: @unchecked Sendable {
     public func runOfflineMessage(_ stanza: XMLElement, _ recipient: JID) -> Bool {
         for hook in lock.withLock({ offlineMessage }) where hook(stanza, recipient) { return true }
         return false
+    }
+
+    public func runSessionExport(_ session: JID) -> [XMLElement] {
+        lock.withLock({ sessionExport }).flatMap { $0(session) }
+    }
+
+    public func runSessionImport(_ session: JID, _ state: [XMLElement]) {
+        for hook in lock.withLock({ sessionImport }) { hook(session, state) }
     }
 
     public var hasUserReceivePacketHooks: Bool { lock.withLock { !userReceivePacket.isEmpty } }

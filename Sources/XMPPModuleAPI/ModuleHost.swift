@@ -51,6 +51,9 @@ public protocol ModuleHost: AnyObject, Sendable {
     /// Advertised in the server's XEP-0030 disco#info.
     func addServerFeature(_ namespace: String)
     var serverFeatures: [String] { get }
+
+    /// Switches on XEP-0198 acks and resumption in the c2s core (mod_stream_management).
+    func enableStreamManagement(_ settings: StreamManagementSettings)
 }
 
 /// Who an iq is addressed to, as RFC 6120 §10.3.3 reads it.

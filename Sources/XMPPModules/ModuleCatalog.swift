@@ -6,11 +6,13 @@ import mod_mam
 import mod_offline
 import mod_ping
 import mod_roster
+import mod_stream_management
 
 /// Every module this build of xmppd has, by section name.
 public enum ModuleCatalog {
     public static let all: [ServerModule.Type] = [
         ModPing.self, ModDisco.self, ModOffline.self, ModRoster.self, ModCarbonCopy.self, ModMAM.self,
+        ModStreamManagement.self,
     ]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.

@@ -18,7 +18,11 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         /// SASL succeeded: the client must open a new stream (RFC 6120 §6.4.6).
         case awaitingRestart(user: JID)
         case awaitingBind(user: JID)
+        /// `<resume/>` sent: the session is being looked for (XEP-0198 §5).
+        case resuming(user: JID)
         case established(SessionHandle)
+        /// The session was resumed on another connection: late deliveries go there.
+        case handedOver(SessionHandle)
         case closed
     }
 
@@ -38,6 +42,10 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     var clientAddress: SocketAddress?
     let streamID = C2SConnection.makeStreamID()
     private var negotiationTimer: Scheduled<Void>?
+    /// XEP-0198, once the client enabled it.
+    var streamManagement: StreamManagementState?
+    /// Runs while a resumable session has no connection.
+    var suspendTimer: Scheduled<Void>?
     let socket: StreamSocket
     /// Per connection, the peer and the JID are added to the worker's logger only
     /// when something is logged: a stored copy with its own metadata would cost
@@ -63,8 +71,8 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         socket.activate(context, mailboxes: env.mailboxes)
         clientAddress = context.remoteAddress
-        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
-            self?.failStream(condition)
+        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition, allowResumption in
+            self?.terminate(condition, allowResumption: allowResumption)
         }
         negotiationTimer = context.eventLoop.scheduleTask(in: env.negotiationTimeout) { [weak self] in
             self?.failStream("connection-timeout")
@@ -73,11 +81,14 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
-        if case .established(let session) = state { sessionEnded(session) }
-        state = .closed
         env.connections.remove(ObjectIdentifier(self))
         socket.deactivate()
         self.context = nil
+        switch state {
+        case .established(let session): connectionLost(session)
+        case .handedOver: break
+        default: state = .closed
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -124,14 +135,20 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
             logger.info("compression: \(error)")
             failStream("bad-format")
         default:
-            // TLS failures and bad PROXY headers: no XMPP stream to speak on.
+            // TLS failures and bad PROXY headers: no XMPP stream to speak on. An
+            // established session sees it as a lost connection (channelInactive).
             logger.info("connection error: \(error)")
-            state = .closed
+            if case .established = state {} else { state = .closed }
             context.close(promise: nil)
         }
     }
 
-    var isClosed: Bool { if case .closed = state { return true } else { return false } }
+    var isClosed: Bool {
+        switch state {
+        case .closed, .handedOver: return true
+        default: return false
+        }
+    }
 
     // MARK: events from the parser
 
@@ -143,9 +160,13 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         case .element(let element):
             switch state {
             case .established(let session):
+                if element.namespace == StreamManagementState.namespace {
+                    return handleStreamManagement(element, session: session)
+                }
                 env.stats.stanzaReceived()
+                if let sm = streamManagement { sm.handledInbound &+= 1 }
                 handleStanza(element, from: session)
-            case .closed:
+            case .closed, .handedOver:
                 return
             default:
                 negotiate(element)
@@ -163,8 +184,20 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         socket.write(text)
     }
 
+    /// A stanza: counted for XEP-0198 once the session is established.
     func send(_ stanza: XMLElement) {
         guard let context else { return }
+        write(stanza, on: context)
+        if let streamManagement, case .established = state { countSent(stanza, by: streamManagement) }
+    }
+
+    /// A top-level element that is not a stanza (XEP-0198's own elements).
+    func sendNonza(_ element: XMLElement) {
+        guard let context else { return }
+        write(element, on: context)
+    }
+
+    private func write(_ stanza: XMLElement, on context: ChannelHandlerContext) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         stanza.serialize(into: &bytes, parentNamespace: XMPPNamespace.client)
@@ -194,12 +227,24 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Ends the stream with an RFC 6120 §4.9 stream error and closes the connection.
-    func failStream(_ condition: String, text: String? = nil) {
+    func failStream(_ condition: String, text: String? = nil, extra: XMLElement? = nil) {
         guard !isClosed, context != nil else { return }
         if condition != "system-shutdown" && condition != "conflict" { env.stats.errorSeen() }
         sendStreamHeader()
-        send(StanzaErrors.streamError(condition, text: text) + "</stream:stream>")
+        send(StanzaErrors.streamError(condition, text: text, extra: extra) + "</stream:stream>")
         close()
+    }
+
+    /// The worker ends this connection (drain deadline, shutdown). When the worker
+    /// is replaced rather than stopped, a resumable session is only disconnected:
+    /// its client resumes it on the new worker, which takes it over from this one.
+    func terminate(_ condition: String, allowResumption: Bool) {
+        if allowResumption, streamManagement?.resumptionID != nil, case .established = state, let context {
+            logger.info("disconnecting a resumable session (\(condition))")
+            context.close(promise: nil)
+        } else {
+            failStream(condition)
+        }
     }
 
     func close() {
@@ -218,6 +263,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Called for a session that ends for whatever reason (close, error, replaced).
     func sessionEnded(_ session: SessionHandle) {
+        defer { streamManagementEnded(session) }
         if session.isAvailable {
             // RFC 6121 §4.5.3.2: a session that ends while available goes unavailable
             // for everyone who saw it; modules (the roster) see it like a sent one.

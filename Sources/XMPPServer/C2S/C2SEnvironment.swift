@@ -16,6 +16,8 @@ public struct C2SEnvironment: Sendable {
     public var stats: WorkerStats
     public var mailboxes: LoopMailboxes
     public var connections: ConnectionTracker
+    /// XEP-0198 resumable sessions of this worker.
+    public var resumption: SessionResumption
     /// The listener's `access` rule and the rules it is evaluated with.
     public var accessRule: String
     public var access: AccessRules
@@ -54,11 +56,11 @@ public final class CredentialSource: @unchecked Sendable {
 /// The connections this worker has open, so a drain or shutdown can reach them.
 public final class ConnectionTracker: @unchecked Sendable {
     private let lock = NIOLock()
-    private var open: [ObjectIdentifier: (EventLoop, (String) -> Void)] = [:]
+    private var open: [ObjectIdentifier: (EventLoop, (String, Bool) -> Void)] = [:]
 
     public init() {}
 
-    func add(_ id: ObjectIdentifier, on loop: EventLoop, terminate: @escaping (String) -> Void) {
+    func add(_ id: ObjectIdentifier, on loop: EventLoop, terminate: @escaping (_ condition: String, _ allowResumption: Bool) -> Void) {
         lock.withLock { open[id] = (loop, terminate) }
     }
 
@@ -67,8 +69,10 @@ public final class ConnectionTracker: @unchecked Sendable {
     public var count: Int { lock.withLock { open.count } }
 
     /// Ends every open connection with the given stream error condition.
-    public func terminateAll(condition: String) {
+    /// `allowResumption`: resumable (XEP-0198) sessions are only disconnected, so
+    /// their clients resume them in the worker that replaces this one.
+    public func terminateAll(condition: String, allowResumption: Bool = false) {
         let all = lock.withLock { Array(open.values) }
-        for (loop, terminate) in all { loop.execute { terminate(condition) } }
+        for (loop, terminate) in all { loop.execute { terminate(condition, allowResumption) } }
     }
 }

@@ -137,6 +137,11 @@ extension C2SConnection {
             case "abort": saslFailed(.aborted, text: nil)
             default: failStream("unsupported-stanza-type")
             }
+        case .awaitingBind(let user) where element.namespace == StreamManagementState.namespace && element.name == "resume":
+            startResume(element, user: user)
+        case .awaitingBind where element.namespace == StreamManagementState.namespace && element.name == "enable":
+            // XEP-0198 §3: enabling comes after binding.
+            sendNonza(StreamManagementState.failed("unexpected-request"))
         case .awaitingBind(let user) where element.name == "iq" && element.namespace == XMPPNamespace.client:
             handleBindingIQ(element, user: user)
         default:

@@ -41,8 +41,13 @@ extension C2SConnection {
 
     /// A stanza from elsewhere, delivered on this connection's event loop.
     func deliver(_ stanza: XMLElement) {
+        if case .handedOver(let successor) = state { return successor.deliver(stanza) }
         guard case .established(let session) = state else { return }
         if env.hooks.runUserReceivePacket(session.jid, stanza) == .handled { return }
+        if context == nil, let streamManagement {
+            // Suspended (XEP-0198): kept for the client to get when it resumes.
+            return countSent(stanza, by: streamManagement)
+        }
         send(stanza)
     }
 

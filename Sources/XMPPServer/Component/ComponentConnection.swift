@@ -69,7 +69,7 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         socket.activate(context, mailboxes: nil)
-        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition in
+        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition, _ in
             self?.failStream(condition)
         }
         handshakeTimer = context.eventLoop.scheduleTask(in: env.handshakeTimeout) { [weak self] in

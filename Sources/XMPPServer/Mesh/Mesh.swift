@@ -108,6 +108,12 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
         peerGone?(gone, lowest)
     }
 
+    /// The workers this one is connected to.
+    public var peers: [Int32] { lock.withLock { Array(connections.keys) } }
+
+    /// A loop for the mesh's own timers.
+    var eventLoop: EventLoop { group.next() }
+
     private func connection(to peer: Int32) -> MeshConnection? {
         lock.withLock { connections[peer]?.first }
     }

@@ -105,6 +105,15 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
 
     public var serverFeatures: [String] { lock.withLock { features } }
 
+    private var streamManagementSettings: StreamManagementSettings?
+
+    public func enableStreamManagement(_ settings: StreamManagementSettings) {
+        lock.withLock { streamManagementSettings = settings }
+    }
+
+    /// Set by mod_stream_management; nil: XEP-0198 is not offered.
+    public var streamManagement: StreamManagementSettings? { lock.withLock { streamManagementSettings } }
+
     // MARK: used by the core
 
     /// An iq result or error addressed to the server: completes a `sendIQ`.

@@ -53,6 +53,8 @@ public final class SessionRegistry: @unchecked Sendable {
         }
     }
 
+    public func presence(of handle: SessionHandle) -> PresenceState { lock.withLock { handle.presence } }
+
     /// Local sessions, handed to `body` under the lock (a new peer's snapshot must
     /// not interleave with changes).
     func withLocalSessions(_ body: ([(JID, PresenceState, Double)]) -> Void) {

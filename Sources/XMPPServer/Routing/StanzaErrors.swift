@@ -25,11 +25,13 @@ public enum StanzaErrors {
         return reply
     }
 
-    public static func streamError(_ condition: String, text: String? = nil) -> String {
+    /// `extra`: an application-specific condition (RFC 6120 §4.9.4).
+    public static func streamError(_ condition: String, text: String? = nil, extra: XMLElement? = nil) -> String {
         var out = "<stream:error><\(condition) xmlns='\(XMPPNamespace.streams)'/>"
         if let text {
             out += "<text xmlns='\(XMPPNamespace.streams)'>\(XMLEscaping.escapeText(text))</text>"
         }
+        if let extra { out += extra.serialized(parentNamespace: XMPPNamespace.stream) }
         return out + "</stream:error>"
     }
 }

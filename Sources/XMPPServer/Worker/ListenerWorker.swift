@@ -12,6 +12,8 @@ public final class ListenerWorker: @unchecked Sendable {
     public let stats = WorkerStats()
     public let connections = ConnectionTracker()
     public let registry = SessionRegistry()
+    /// XEP-0198 sessions that can be resumed, here or from another worker.
+    public let resumption = SessionResumption()
     /// External components (XEP-0114) of every worker: each worker routes to them.
     public let components: ComponentRegistry
     private let group: MultiThreadedEventLoopGroup
@@ -54,7 +56,7 @@ public final class ListenerWorker: @unchecked Sendable {
                                     logger: logger)
         router.hooks = modules.hooks
         try modules.start(setup.config.modules, catalog: moduleCatalog)
-        try joinMesh(router: router)
+        try joinMesh(router: router, hooks: modules.hooks)
         let initializer: @Sendable (Channel) -> EventLoopFuture<Void>
         switch listener.type {
         case .c2s:
@@ -115,6 +117,7 @@ public final class ListenerWorker: @unchecked Sendable {
             stats: stats,
             mailboxes: mailboxes,
             connections: connections,
+            resumption: resumption,
             accessRule: listener.c2s?.access ?? "all",
             access: AccessRules(config: config.accessControl, hosts: config.hosts),
             maxStanzaSize: listener.xmpp?.maxStanzaSize,
@@ -126,11 +129,12 @@ public final class ListenerWorker: @unchecked Sendable {
     }
 
     /// Joins the other workers' routing mesh, so sessions anywhere reach each other.
-    private func joinMesh(router: StanzaRouter) throws {
+    private func joinMesh(router: StanzaRouter, hooks: Hooks) throws {
         let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group,
                         mailboxes: mailboxes, logger: logger)
         mesh.peerGone = { gone, announce in router.announceUnavailable(gone, toContacts: announce) }
         components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
+        resumption.attach(to: mesh, hooks: hooks)
         try mesh.start()
         self.mesh = mesh
     }

@@ -73,15 +73,31 @@ public enum WorkerMain {
         while worker.connections.count > 0 && Date() < deadline {
             usleep(50_000)
         }
+        // A worker replaced by a reload or restart (deadline > 0) only disconnects
+        // resumable XEP-0198 sessions: their clients resume them on the new worker,
+        // which takes each over from this one, so this one waits for that a while.
+        let handingOver = deadlineMs > 0
         if worker.connections.count > 0 {
-            worker.connections.terminateAll(condition: "system-shutdown")
+            worker.connections.terminateAll(condition: "system-shutdown", allowResumption: handingOver)
             let grace = Date().addingTimeInterval(1)
             while worker.connections.count > 0 && Date() < grace { usleep(20_000) }
+        }
+        if worker.resumption.suspendedCount > 0 {
+            let handoverDeadline = Date().addingTimeInterval(handingOver ? resumptionGrace : 0)
+            logger.info("waiting for \(worker.resumption.suspendedCount) suspended sessions to be resumed elsewhere")
+            while worker.resumption.suspendedCount > 0 && Date() < handoverDeadline { usleep(50_000) }
+            // The rest end here: their unacked messages go to offline storage.
+            worker.resumption.expireAll()
+            usleep(300_000) // let rerouted stanzas leave through the mesh
         }
         try? control?.send(WorkerToSupervisor.stats(worker.stats.snapshot))
         worker.leaveMesh()
         exit(0)
     }
+
+    /// How long a replaced worker keeps suspended sessions for their clients to
+    /// resume elsewhere before ending them.
+    static let resumptionGrace: TimeInterval = 30
 
     private static func startStatsReporter(worker: ListenerWorker, control: ControlChannel) {
         let thread = Thread {
