@@ -29,6 +29,7 @@ def listeners(a, b):
 def modules(resume_timeout=30, extra=""):
     return f"""
 [modules.mod_offline]
+[modules.mod_carboncopy]
 [modules.mod_stream_management]
   resume_timeout = {resume_timeout}
 {extra}
@@ -262,3 +263,25 @@ def test_reload_hands_resumable_sessions_to_the_new_worker(tmp_path):
         bob.close()
     finally:
         server.stop()
+
+
+def test_carbons_stay_enabled_when_the_session_moves_to_another_worker(server):
+    alice = enabled_session(server.port_a, "alice")
+    alice.send("<iq type='set' id='c'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+    assert "type='result'" in alice.read_until(f"<r xmlns='{SM}'/>")
+    alice.sock.close()
+    time.sleep(0.3)
+    again = authenticate(server.port_b, "alice")
+    again.send(f"<resume xmlns='{SM}' h='1' previd='{alice.sm_id}'/>")
+    assert "<resumed" in again.read_until("/>")
+    other = RawSession(server.port_a)
+    other.login("alice", resource="pc")
+    bob = RawSession(server.port_a)
+    bob.login("bob")
+    send_messages(other, "bob@localhost/raw", ["carbon-me"])
+    assert read_messages(bob, 1) == ["carbon-me"]
+    # The resumed session on the other worker gets the <sent/> carbon.
+    text = again.read_until("carbon-me")
+    assert "<sent xmlns='urn:xmpp:carbons:2'>" in text, text
+    for s in (again, other, bob):
+        s.close()

@@ -43,6 +43,17 @@ public final class ModCarbonCopy: ServerModule {
         }
         host.hooks.onSessionOpened { [state] session in state.opened(session) }
         host.hooks.onSessionClosed { [state] session in state.closed(session) }
+        // XEP-0198 resumption in another worker: the session keeps its carbons state.
+        host.hooks.onSessionExport { [state] session in
+            defer { state.closed(session) }
+            return state.isEnabled(session) ? [XMLElement(name: "enabled", namespace: Carbons.namespace)] : []
+        }
+        host.hooks.onSessionImport { [state] session, exported in
+            state.opened(session)
+            if exported.contains(where: { $0.name == "enabled" && $0.namespace == Carbons.namespace }) {
+                state.set(session, enabled: true)
+            }
+        }
     }
 
     /// On the sender's worker: `<sent/>` carbons to the sender's other resources.

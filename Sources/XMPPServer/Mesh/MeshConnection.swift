@@ -92,9 +92,17 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
         switch frame.name {
         case "route":
             guard let to = frame[attribute: "to"].flatMap(JID.init), let stanza = frame.elements.first else { return }
-            // Only into a session of this worker: a stale entry must never bounce
-            // a stanza around the mesh.
-            if let session = registry.session(for: to), session.peer == nil { session.deliver(stanza) }
+            guard let session = registry.session(for: to) else { return }
+            if session.peer == nil {
+                session.deliver(stanza)
+            } else if frame[attribute: "hop"] == nil, let holder = session.peer, holder != peer {
+                // The session moved to another worker (XEP-0198 resumption) and the
+                // sender has not heard yet: forward once. Never more than one hop,
+                // so a stale entry cannot bounce a stanza around the mesh.
+                var forwarded = frame
+                forwarded[attribute: "hop"] = "1"
+                mesh.send(forwarded, to: holder)
+            }
         case "bound":
             guard let jid = frame[attribute: "jid"].flatMap(JID.init) else { return }
             let loser = registry.remoteBound(

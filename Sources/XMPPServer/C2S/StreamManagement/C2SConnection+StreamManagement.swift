@@ -185,6 +185,10 @@ extension C2SConnection {
                                        unacked: sm.takeUnacked())
         state = .handedOver(request.adopt(handover))
         logger.info("session \(session.jid) handed over to a resuming connection")
+        // Stanzas routed here before every worker heard of the move still reach
+        // the old handle: this object forwards them, so it must outlive its
+        // channel (and the resumption table's reference) for a while.
+        session.eventLoop.scheduleTask(in: Self.forwardingPeriod) { withExtendedLifetime(self) {} }
         if let context {
             // The old connection is still open (its client has not noticed it is dead).
             send(StanzaErrors.streamError("conflict", text: "session resumed on another connection") + "</stream:stream>")
@@ -192,6 +196,9 @@ extension C2SConnection {
             context.close(promise: nil)
         }
     }
+
+    /// Far longer than the mesh needs to tell every worker where a session went.
+    static let forwardingPeriod: TimeAmount = .seconds(30)
 
     private static func makeResumptionID() -> String {
         var generator = SystemRandomNumberGenerator()
