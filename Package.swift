@@ -65,7 +65,16 @@ let package = Package(
         .target(name: "mod_roster", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_roster"),
         .target(name: "mod_carboncopy", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_carboncopy"),
         .target(name: "mod_mam", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_mam"),
-        .target(name: "XMPPModules", dependencies: ["XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam"]),
+        .target(name: "mod_blocking", dependencies: [
+            "XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "plugins/mod_blocking"),
+        .target(name: "mod_private", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_private"),
+        .target(name: "XMPPModules", dependencies: [
+            "XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam",
+            "mod_blocking", "mod_private",
+        ]),
 
         .executableTarget(name: "xmppd", dependencies: [
             "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules",

@@ -1,16 +1,19 @@
 import XMPPConfig
 import XMPPModuleAPI
+import mod_blocking
 import mod_carboncopy
 import mod_disco
 import mod_mam
 import mod_offline
 import mod_ping
+import mod_private
 import mod_roster
 
 /// Every module this build of xmppd has, by section name.
 public enum ModuleCatalog {
     public static let all: [ServerModule.Type] = [
         ModPing.self, ModDisco.self, ModOffline.self, ModRoster.self, ModCarbonCopy.self, ModMAM.self,
+        ModBlocking.self, ModPrivate.self,
     ]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.

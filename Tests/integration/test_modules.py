@@ -153,7 +153,7 @@ def test_server_pings_close_dead_sessions(tmp_path):
 
 
 @pytest.mark.parametrize("modules,expected", [
-    ("[modules.mod_pong]\n", ":{line}: modules.mod_pong: unknown module (known modules: mod_carboncopy, mod_disco, mod_mam, mod_offline, mod_ping, mod_roster)"),
+    ("[modules.mod_pong]\n", ":{line}: modules.mod_pong: unknown module (known modules: mod_blocking, mod_carboncopy, mod_disco, mod_mam, mod_offline, mod_ping, mod_private, mod_roster)"),
     ("[modules.mod_ping]\n  send_pings = \"yes\"\n",
      ":{line2}: modules.mod_ping.send_pings: found string \"yes\", expected a boolean (true or false)"),
     ("[modules.mod_ping]\n  ping_intervall = 5\n", ":{line2}: modules.mod_ping.ping_intervall: unknown key"),
