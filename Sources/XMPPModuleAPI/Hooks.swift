@@ -5,6 +5,11 @@ import XMPPCore
 /// hooks. Handlers are registered while a worker starts (module init) and run in
 /// registration order; the core calls them from event loops, so they must be
 /// thread-safe and must not block.
+///
+/// The two stanza hooks also take a priority, as MongooseIM's sequence numbers:
+/// lower runs first, equal priorities run in registration order. Nearly every
+/// module keeps the default; mod_blocking runs early, so that a stanza it stops
+/// is never seen by the modules after it (roster state, carbons, archive).
 public final class Hooks: @unchecked Sendable {
     public enum Verdict: Sendable { case pass, handled }
 
@@ -15,8 +20,11 @@ public final class Hooks: @unchecked Sendable {
     public typealias ImportHook = @Sendable (_ session: JID, _ state: [XMLElement]) -> Void
 
     private let lock = NIOLock()
-    private var userSendPacket: [StanzaHook] = []
-    private var userReceivePacket: [StanzaHook] = []
+    /// Priority of a stanza hook registered without one.
+    public static let defaultPriority = 50
+
+    private var userSendPacket = PrioritizedHooks()
+    private var userReceivePacket = PrioritizedHooks()
     private var sessionOpened: [SessionHook] = []
     private var sessionClosed: [SessionHook] = []
     private var userAvailable: [SessionHook] = []
@@ -27,9 +35,13 @@ public final class Hooks: @unchecked Sendable {
     public init() {}
 
     /// A stanza a local user sent, `from` stamped, before routing. `.handled` stops it.
-    public func onUserSendPacket(_ hook: @escaping StanzaHook) { lock.withLock { userSendPacket.append(hook) } }
+    public func onUserSendPacket(priority: Int = Hooks.defaultPriority, _ hook: @escaping StanzaHook) {
+        lock.withLock { userSendPacket.insert(hook, priority: priority) }
+    }
     /// A stanza about to be written to a local session. `.handled` drops it.
-    public func onUserReceivePacket(_ hook: @escaping StanzaHook) { lock.withLock { userReceivePacket.append(hook) } }
+    public func onUserReceivePacket(priority: Int = Hooks.defaultPriority, _ hook: @escaping StanzaHook) {
+        lock.withLock { userReceivePacket.insert(hook, priority: priority) }
+    }
     /// A resource was bound.
     public func onSessionOpened(_ hook: @escaping SessionHook) { lock.withLock { sessionOpened.append(hook) } }
     /// A session ended (closed, replaced, shut down).
@@ -51,11 +63,11 @@ public final class Hooks: @unchecked Sendable {
     // MARK: run by the core
 
     public func runUserSendPacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
-        run(lock.withLock { userSendPacket }, session, stanza)
+        run(lock.withLock { userSendPacket.hooks }, session, stanza)
     }
 
     public func runUserReceivePacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
-        run(lock.withLock { userReceivePacket }, session, stanza)
+        run(lock.withLock { userReceivePacket.hooks }, session, stanza)
     }
 
     public func runSessionOpened(_ session: JID) { for hook in lock.withLock({ sessionOpened }) { hook(session) } }
@@ -75,10 +87,22 @@ public final class Hooks: @unchecked Sendable {
         for hook in lock.withLock({ sessionImport }) { hook(session, state) }
     }
 
-    public var hasUserReceivePacketHooks: Bool { lock.withLock { !userReceivePacket.isEmpty } }
+    public var hasUserReceivePacketHooks: Bool { lock.withLock { !userReceivePacket.hooks.isEmpty } }
 
     private func run(_ hooks: [StanzaHook], _ session: JID, _ stanza: XMLElement) -> Verdict {
         for hook in hooks where hook(session, stanza) == .handled { return .handled }
         return .pass
+    }
+}
+
+/// Stanza hooks in running order: by priority, then by registration.
+private struct PrioritizedHooks {
+    private(set) var hooks: [Hooks.StanzaHook] = []
+    private var priorities: [Int] = []
+
+    mutating func insert(_ hook: @escaping Hooks.StanzaHook, priority: Int) {
+        let index = priorities.firstIndex { $0 > priority } ?? priorities.count
+        hooks.insert(hook, at: index)
+        priorities.insert(priority, at: index)
     }
 }

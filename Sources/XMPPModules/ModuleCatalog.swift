@@ -1,10 +1,12 @@
 import XMPPConfig
 import XMPPModuleAPI
+import mod_blocking
 import mod_carboncopy
 import mod_disco
 import mod_mam
 import mod_offline
 import mod_ping
+import mod_private
 import mod_roster
 import mod_stream_management
 
@@ -12,7 +14,7 @@ import mod_stream_management
 public enum ModuleCatalog {
     public static let all: [ServerModule.Type] = [
         ModPing.self, ModDisco.self, ModOffline.self, ModRoster.self, ModCarbonCopy.self, ModMAM.self,
-        ModStreamManagement.self,
+        ModStreamManagement.self, ModBlocking.self, ModPrivate.self,
     ]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.
