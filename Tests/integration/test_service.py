@@ -347,7 +347,11 @@ def test_component_not_connected(deployment):
         error = alice.wait_message()
         assert error["type"] == "error" and error["error"]["condition"] == "remote-server-not-found"
         component = Component("ghost.localhost", deployment.ports["svc"]).wait_connected()
-        echo_check(alice, "ghost.localhost", "now?")
+        # The component table reaches the c2s worker over the mesh a moment later.
+        def echoed():
+            alice.send_message("ghost.localhost", "now?")
+            return alice.wait_message()["type"] != "error"
+        wait_for(echoed, timeout=10, message="the component reachable from the c2s worker")
         component.close()
         # Gone again: unregistered everywhere.
         def bounced():
