@@ -30,6 +30,7 @@ def modules(resume_timeout=30, extra=""):
     return f"""
 [modules.mod_offline]
 [modules.mod_carboncopy]
+[modules.mod_mam]
 [modules.mod_stream_management]
   resume_timeout = {resume_timeout}
 {extra}
@@ -259,6 +260,11 @@ def test_reload_hands_resumable_sessions_to_the_new_worker(tmp_path):
         again.send(f"<resume xmlns='{SM}' h='0' previd='{alice.sm_id}'/>")
         assert "<resumed" in again.read_until("/>")
         assert read_messages(again, 1) == ["while-away"]
+        # The new worker archives what the moved session sends (mod_mam's hook is
+        # in place from the worker's start, not from its first local bind).
+        send_messages(again, "bob@localhost/raw", ["archived-after-move"])
+        text = bob.read_until("</message>")
+        assert "archived-after-move" in text and "<stanza-id xmlns='urn:xmpp:sid:0'" in text, text
         again.close()
         bob.close()
     finally:

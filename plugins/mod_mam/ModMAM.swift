@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import XMPPConfig
 import XMPPCore
@@ -21,7 +20,6 @@ public final class ModMAM: ServerModule {
     private let host: ModuleHost
     private let options: MAMOptions
     private let store: ArchiveStore
-    private let sendHookRegistered = NIOLockedValueBox(false)
 
     public static func validate(_ options: ModuleOptions) throws { _ = try MAMOptions(options) }
 
@@ -41,31 +39,16 @@ public final class ModMAM: ServerModule {
         // a rewritten copy itself and returns `.handled`, which stops the hooks
         // after it: so it must run after every other user_send_packet hook (the
         // carbons of mod_carboncopy, and any module that drops a message, which
-        // then must not be archived). Hooks run in registration order and modules
-        // register in config order; to be last whatever the config order, this
-        // hook is registered when the first session of the worker is bound, i.e.
-        // after every module's init and before any user stanza (session opened
-        // runs on the session's event loop before it reads its next stanza).
+        // then must not be archived): the last priority, whatever the config order.
         // It is the only hook that rewrites a sent message, so it also drops
         // XEP-0280's <private/> (§7: the server SHOULD remove it).
-        host.hooks.onSessionOpened { [weak self] _ in self?.registerSendHookOnce() }
-        // Fallback for sessions that reach this worker without a bind here (e.g. a
-        // future stream resumption that does not run session opened): by then every
-        // module's init, which runs synchronously at worker start, is long over.
-        host.eventLoopGroup.next().scheduleTask(in: .seconds(1)) { [weak self] in self?.registerSendHookOnce() }
-    }
-
-    private func registerSendHookOnce() {
-        // Registered under the lock: a session bound concurrently on another event
-        // loop must not go on before the hook is in place.
-        sendHookRegistered.withLockedValue { registered in
-            guard !registered else { return }
-            registered = true
-            host.hooks.onUserSendPacket { [weak self] session, stanza in
-                self?.userSent(stanza, by: session) ?? .pass
-            }
+        host.hooks.onUserSendPacket(priority: Self.sendHookPriority) { [weak self] session, stanza in
+            self?.userSent(stanza, by: session) ?? .pass
         }
     }
+
+    /// After every other module's user_send_packet hook (the default is 50).
+    static let sendHookPriority = 90
 
     private func userSent(_ stanza: XMLElement, by session: JID) -> Hooks.Verdict {
         guard stanza.name == "message",
