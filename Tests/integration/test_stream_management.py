@@ -291,3 +291,23 @@ def test_carbons_stay_enabled_when_the_session_moves_to_another_worker(server):
     assert "<sent xmlns='urn:xmpp:carbons:2'>" in text, text
     for s in (again, other, bob):
         s.close()
+
+
+def test_a_new_bind_of_the_same_resource_ends_the_suspended_session(server):
+    alice = enabled_session(server.port_a, "alice")
+    alice.sock.close()
+    time.sleep(0.3)
+    fresh = RawSession(server.port_b)
+    fresh.login("alice", resource="sm")          # same full JID, bound normally
+    bob = RawSession(server.port_a)
+    bob.login("bob")
+    send_messages(bob, "alice@localhost/sm", ["to-the-new-one"])
+    assert read_messages(fresh, 1) == ["to-the-new-one"]
+    late = authenticate(server.port_a, "alice")
+    late.send(f"<resume xmlns='{SM}' h='0' previd='{alice.sm_id}'/>")
+    assert "<item-not-found" in late.read_until("</failed>")
+    # The replaced session's end did not take the new one's presence with it.
+    send_messages(bob, "alice@localhost", ["bare-after"])
+    assert read_messages(fresh, 1) == ["bare-after"]
+    for s in (fresh, bob, late):
+        s.close()

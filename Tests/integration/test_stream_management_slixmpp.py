@@ -3,6 +3,7 @@ connection (also onto the other listener, another worker process), and two users
 chatting across workers through 10 reloads and a rolling restart without losing
 a message."""
 import asyncio
+import sqlite3
 import threading
 import time
 
@@ -13,6 +14,7 @@ from xmppd_harness import Server, free_port, wait_for
 
 MODULES = """
 [modules.mod_offline]
+[modules.mod_mam]
 [modules.mod_stream_management]
   resume_timeout = 60
 """
@@ -58,6 +60,16 @@ class ResumingClient(Client):
         self.run(self._hook)
 
     async def _hook(self, xmpp):
+        # slixmpp 1.17 race: a stanza queued while connected but taken from the send
+        # queue after the connection dropped passes its XEP-0198 filter uncounted and
+        # is then lost to NotConnectedError. Queue it again instead: it is sent (and
+        # counted) once the session is resumed. The server is not involved.
+        def requeue_when_disconnected(stanza):
+            if xmpp.transport is None:
+                xmpp.send(stanza)
+                return None
+            return stanza
+        xmpp.add_filter("out_sync", requeue_when_disconnected)
         xmpp.add_event_handler("sm_enabled", lambda _: self.enabled.set())
         xmpp.add_event_handler("session_resumed", lambda _: self.resumed.set())
         xmpp.add_event_handler("message", lambda m: self.bodies.append(m["body"]))
@@ -148,7 +160,11 @@ def test_chat_through_ten_reloads_and_a_rolling_restart_loses_nothing(server):
     while lost() and time.time() < deadline:
         time.sleep(0.1)
     total = len(sent["alice"]) + len(sent["bob"])
-    assert not lost(), f"{len(lost())} of {total} lost: {lost()[:20]}"
+    # mod_mam archives what the server accepted: says on which side a loss was.
+    archived = {body for (body,) in sqlite3.connect(server.var / "xmppd.db").execute(
+        "SELECT search_body FROM mam_message WHERE direction = 'O'")}
+    assert not lost(), (f"{len(lost())} of {total} lost: {lost()[:20]}; "
+                        f"accepted by the server: {[b for b in lost() if b in archived]}")
     assert alice.bound_jid == "alice@localhost/a" and bob.bound_jid == "bob@localhost/b"
     print(f"sent {len(sent['alice']) + len(sent['bob'])}, delivered all; "
           f"duplicates: {len(alice.bodies) + len(bob.bodies) - len(set(alice.bodies)) - len(set(bob.bodies))}")

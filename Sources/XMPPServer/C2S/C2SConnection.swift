@@ -228,7 +228,10 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Ends the stream with an RFC 6120 §4.9 stream error and closes the connection.
     func failStream(_ condition: String, text: String? = nil, extra: XMLElement? = nil) {
-        guard !isClosed, context != nil else { return }
+        guard !isClosed else { return }
+        // A suspended XEP-0198 session has no stream to speak on: replaced by a new
+        // bind, or kicked, it just ends.
+        guard context != nil else { return resumptionExpired() }
         if condition != "system-shutdown" && condition != "conflict" { env.stats.errorSeen() }
         sendStreamHeader()
         send(StanzaErrors.streamError(condition, text: text, extra: extra) + "</stream:stream>")

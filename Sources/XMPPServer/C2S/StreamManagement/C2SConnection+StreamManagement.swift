@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import XMPPCore
+import XMPPModuleAPI
 
 /// XEP-0198 on a c2s connection: enable, acks both ways, suspension when the
 /// connection drops, resumption (here or in another worker) and what happens to
@@ -84,7 +85,8 @@ extension C2SConnection {
         }
     }
 
-    /// A suspended session's time is up (or its worker stops): it ends for good.
+    /// A suspended session's time is up (or its worker stops, or a new bind of
+    /// its full JID replaced it): it ends for good.
     func resumptionExpired() {
         guard case .established(let session) = state, context == nil else { return }
         sessionEnded(session)
@@ -152,7 +154,9 @@ extension C2SConnection {
     }
 
     private func completeResume(_ handover: SessionHandover, session: SessionHandle) {
-        guard let settings = env.modules.streamManagement else { return }
+        // The settings were checked when <resume/> arrived; a reload cannot change them
+        // for this worker, whose modules are fixed at its start.
+        let settings = env.modules.streamManagement ?? StreamManagementSettings()
         let sm = StreamManagementState(settings: settings, resumptionID: handover.resumptionID)
         sm.restart(outboundAt: handover.clientHandled, inbound: handover.handledInbound)
         streamManagement = sm
