@@ -94,6 +94,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore"]),
+        .testTarget(name: "XMPPServerTests", dependencies: ["XMPPServer", "XMPPCore", "XMPPModuleAPI"]),
         .testTarget(name: "XMPPConfigTests", dependencies: ["XMPPConfig"]),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL"]),
         .testTarget(name: "XMPPStoreTests", dependencies: ["XMPPStore"]),
