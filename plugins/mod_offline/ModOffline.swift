@@ -59,13 +59,22 @@ public final class ModOffline: ServerModule {
         stamped.append(XMLElement(name: "delay", namespace: "urn:xmpp:delay", attributes: [
             "from": recipient.domain, "stamp": Self.timestamp()]))
         let limit = options.limit
-        store.append(stamped, for: recipient, limit: limit) { [host] accepted in
-            guard !accepted, let error = Self.bounce(message, condition: "resource-constraint") else { return }
-            host.route(error)
+        store.append(stamped, for: recipient, limit: limit) { [weak self, host] accepted in
+            guard accepted else {
+                if let error = Self.bounce(message, condition: "resource-constraint") { host.route(error) }
+                return
+            }
+            // The recipient's presence reaches this worker over the mesh a moment
+            // after it is sent: a message stored in that moment would wait for the
+            // next login, as the recipient's worker delivered at initial presence.
+            // Once committed, if the user is available now, deliver at once.
+            if !host.availableResources(of: recipient.bare).isEmpty { self?.deliver(to: recipient.bare) }
         }
         return true
     }
 
+    /// To a full JID (its initial presence), or to the bare JID (the router picks
+    /// the available resources).
     private func deliver(to session: JID) {
         store.takeAll(for: session.bare) { [host] messages in
             for var message in messages {
