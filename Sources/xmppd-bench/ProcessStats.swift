@@ -35,3 +35,14 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// CPU and memory of several processes (the c2s workers), summed.
+struct ProcessGroupStats {
+    let members: [ProcessStats]
+    init(pids: [Int32]) { members = pids.map { ProcessStats(pid: $0) } }
+
+    /// utime + stime of all members, in milliseconds (10 ms resolution per process).
+    func cpuMilliseconds() throws -> Double { try members.reduce(0) { $0 + (try $1.cpuMilliseconds()) } }
+
+    func rssKiB() throws -> Double { try members.reduce(0) { $0 + (try $1.rssKiB()) } }
+}
