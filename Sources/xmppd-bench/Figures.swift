@@ -69,7 +69,8 @@ struct Figures: Codable {
         var out = "rate \(Int(s.offeredRate))/s: achieved \(f(s.achievedRate, 0))/s, "
             + "p50 \(f(s.p50Ms, 2)) p90 \(f(s.p90Ms, 2)) p99 \(f(s.p99Ms, 2)) p99.9 \(f(s.p999Ms, 2)) max \(f(s.maxMs, 2)) ms, "
             + "server CPU \(f(s.serverCPUUsPerMessage)) us/msg (\(f(s.serverCores, 2)) cores), "
-            + "bench CPU \(f(s.benchCPUUsPerMessage)) us/msg, \(s.received)/\(s.sent) received, \(s.lost) lost"
+            + "bench CPU \(f(s.benchCPUUsPerMessage)) us/msg (\(f(s.benchCores, 2))), other load \(f(s.otherCores, 2)) cores, "
+            + "\(s.received)/\(s.sent) received, \(s.lost) lost"
         if s.bounced > 0 { out += ", \(s.bounced) bounced" }
         if s.unsent > 0 { out += ", \(s.unsent) unsent" }
         if s.disconnects > 0 { out += ", \(s.disconnects) sessions dropped" }

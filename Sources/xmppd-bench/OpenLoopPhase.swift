@@ -103,6 +103,9 @@ struct OpenLoopPhase {
         /// Server CPU over the step, in cores (1.0: one core busy all the time).
         var serverCores = 0.0
         var benchCPUUsPerMessage = 0.0
+        var benchCores = 0.0
+        /// CPU used meanwhile by everything else on the machine (other load: noise), in cores.
+        var otherCores = 0.0
         var perSecondReceived: [Int] = []
         var perSecondMaxMs: [Double] = []
     }
@@ -129,6 +132,7 @@ struct OpenLoopPhase {
         }
         let disconnects0 = try registry.snapshot().disconnects
         let cpu0 = try workers.cpuMilliseconds(), own0 = ownCPUNanos(), wall0 = monotonicNanos()
+        let machine0 = machineBusyMilliseconds()
         for s in schedulers {
             let share = rate * Double(s.connections.count) / Double(totalConnections)
             let count = Int((share * duration).rounded())
@@ -145,6 +149,7 @@ struct OpenLoopPhase {
             totals = try registry.snapshot()
         }
         let cpu1 = try workers.cpuMilliseconds(), own1 = ownCPUNanos(), wall1 = monotonicNanos()
+        let machine1 = machineBusyMilliseconds()
 
         var r = Step()
         r.offeredRate = rate
@@ -169,7 +174,10 @@ struct OpenLoopPhase {
             r.serverCPUUsPerMessage = (cpu1 - cpu0) * 1000 / Double(r.received)
             r.benchCPUUsPerMessage = Double(own1 - own0) / 1e3 / Double(r.received)
         }
-        r.serverCores = (cpu1 - cpu0) / (Double(wall1 - wall0) / 1e6)
+        let wallMs = Double(wall1 - wall0) / 1e6
+        r.serverCores = (cpu1 - cpu0) / wallMs
+        r.benchCores = Double(own1 - own0) / 1e6 / wallMs
+        r.otherCores = max(0, (machine1 - machine0) - (cpu1 - cpu0) - Double(own1 - own0) / 1e6) / wallMs
         let timeline = try registry.timeline()
         r.perSecondReceived = timeline.map(\.received)
         r.perSecondMaxMs = timeline.map(\.maxMs)

@@ -46,3 +46,15 @@ struct ProcessGroupStats {
 
     func rssKiB() throws -> Double { try members.reduce(0) { $0 + (try $1.rssKiB()) } }
 }
+
+/// Busy CPU time of the whole machine (all processes, from /proc/stat), in milliseconds:
+/// what the server and the bench did not use of it is other load, which makes figures noisy.
+func machineBusyMilliseconds() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return 0 }
+    let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard v.count >= 5 else { return 0 }
+    // user nice system idle iowait irq softirq steal ...
+    let busy = v.enumerated().filter { $0.offset != 3 && $0.offset != 4 && $0.offset < 8 }.reduce(0) { $0 + $1.element }
+    return busy * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
