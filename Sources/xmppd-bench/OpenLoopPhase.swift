@@ -20,6 +20,9 @@ final class OpenLoopScheduler: @unchecked Sendable {
     private var total = 0
     private var next = 0
     private var touched: [BenchConnection] = []
+    /// Bumped by every `begin`: a tick of an earlier step that is still scheduled
+    /// (its drain timed out with sends left) ends instead of sending twice as fast.
+    private var generation = 0
 
     /// Wake-ups at most this often: due messages go out together (their latency still
     /// counts from their own scheduled time).
@@ -40,19 +43,22 @@ final class OpenLoopScheduler: @unchecked Sendable {
         intervalNs = 1e9 / rate
         total = connections.isEmpty ? 0 : count
         next = 0
+        generation += 1
         schedule(at: start)
     }
 
     private func schedule(at time: Int64) {
         let wait = time - monotonicNanos()
+        let g = generation
         if wait <= 0 {
-            loop.execute { self.tick() }
+            loop.execute { self.tick(g) }
         } else {
-            loop.scheduleTask(in: .nanoseconds(wait)) { self.tick() }
+            loop.scheduleTask(in: .nanoseconds(wait)) { self.tick(g) }
         }
     }
 
-    private func tick() {
+    private func tick(_ g: Int) {
+        guard g == generation else { return }
         let now = monotonicNanos()
         let due = min(total, Int(Double(now - start) / intervalNs) + 1, next + Self.maxBurst)
         while next < due {
