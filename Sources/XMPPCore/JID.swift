@@ -14,6 +14,12 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses and validates; nil if the string is not a valid JID.
     public init?(_ string: String) {
+        // Nearly every JID is ASCII: checked byte by byte, without Unicode properties.
+        switch JID.parseASCII(string) {
+        case .valid(let jid): self = jid; return
+        case .invalid: return nil
+        case .notASCII: break
+        }
         // RFC 7622 §3.1: the resource starts at the first '/', the localpart ends at
         // the first '@' before it (so '@' and '/' are allowed inside the resource).
         var rest = Substring(string)
@@ -84,6 +90,82 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
     }
 
     // MARK: - validation and normalisation
+
+    enum ASCIIParse { case valid(JID), invalid, notASCII }
+
+    /// `init?(_:)` for an all-ASCII string, with the same rules as the general path
+    /// (for ASCII, White_Space is 0x09–0x0D and 0x20, and those are all below 0x21).
+    static func parseASCII(_ string: String) -> ASCIIParse {
+        var string = string
+        return string.withUTF8 { all -> ASCIIParse in
+            let n = all.count
+            var slash = n
+            for i in 0..<n {
+                let b = all[i]
+                if b >= 0x80 { return .notASCII }
+                if b == UInt8(ascii: "/") && slash == n { slash = i }
+            }
+            var at = -1
+            for i in 0..<slash where all[i] == UInt8(ascii: "@") { at = i; break }
+
+            var local: String?
+            if at >= 0 {
+                let part = UnsafeBufferPointer(rebasing: all[0..<at])
+                guard !part.isEmpty, part.count <= maxPartLength else { return .invalid }
+                var upper = false
+                for b in part {
+                    switch b {
+                    case UInt8(ascii: "\""), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "/"), UInt8(ascii: ":"),
+                         UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"):
+                        return .invalid
+                    default:
+                        if b <= 0x20 || b == 0x7F { return .invalid }
+                        if b >= 0x41 && b <= 0x5A { upper = true }
+                    }
+                }
+                local = upper ? String(decoding: part.map(asciiLower), as: UTF8.self) : String(decoding: part, as: UTF8.self)
+            }
+
+            var domain = UnsafeBufferPointer(rebasing: all[(at + 1)..<slash])
+            if domain.last == UInt8(ascii: ".") { domain = UnsafeBufferPointer(rebasing: domain.dropLast()) }
+            guard !domain.isEmpty, domain.count <= maxPartLength else { return .invalid }
+            let ipLiteral = domain.first == UInt8(ascii: "[")
+            if ipLiteral {
+                guard domain.last == UInt8(ascii: "]"), domain.count > 2 else { return .invalid }
+            }
+            var upper = false
+            var previous: UInt8 = UInt8(ascii: ".")   // a leading '.' is an empty label
+            for b in domain {
+                switch b {
+                case UInt8(ascii: "@"), UInt8(ascii: "/"), UInt8(ascii: "\""), UInt8(ascii: "&"), UInt8(ascii: "'"),
+                     UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"):
+                    return .invalid
+                case UInt8(ascii: ":") where !ipLiteral:
+                    return .invalid
+                case UInt8(ascii: ".") where !ipLiteral && previous == UInt8(ascii: "."):
+                    return .invalid
+                default:
+                    if b <= 0x20 || b == 0x7F { return .invalid }
+                    if b >= 0x41 && b <= 0x5A { upper = true }
+                }
+                previous = b
+            }
+            if !ipLiteral && previous == UInt8(ascii: ".") { return .invalid }   // a trailing empty label
+            let d = upper ? String(decoding: domain.map(asciiLower), as: UTF8.self) : String(decoding: domain, as: UTF8.self)
+
+            var resource: String?
+            if slash < n {
+                let part = UnsafeBufferPointer(rebasing: all[(slash + 1)..<n])
+                guard !part.isEmpty, part.count <= maxPartLength else { return .invalid }
+                for b in part where b < 0x20 || b == 0x7F { return .invalid }
+                resource = String(decoding: part, as: UTF8.self)
+            }
+            return .valid(JID(normalizedLocal: local, domain: d, resource: resource))
+        }
+    }
+
+    @inline(__always)
+    static func asciiLower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b + 0x20 : b }
 
     /// Case fold; skips the allocation when an ASCII string is already lower case.
     static func fold(_ s: String) -> String {

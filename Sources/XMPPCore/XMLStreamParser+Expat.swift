@@ -18,12 +18,21 @@ private func owner(_ userData: UnsafeMutableRawPointer?) -> XMLStreamParser {
 }
 
 extension XMLStreamParser {
+    static let hashSalt: UInt = {
+        var generator = SystemRandomNumberGenerator()
+        return UInt(generator.next() as UInt64) | 1   // 0 would mean "draw one"
+    }()
+
     func makeParser() {
         // "UTF-8" overrides any encoding declared in the document: XMPP is UTF-8 only.
         guard let p = XML_ParserCreateNS("UTF-8", CChar(bitPattern: expatNamespaceSeparator)) else {
             fatalError("XML_ParserCreateNS failed (out of memory)")
         }
         parser = p
+        // A salt of our own: otherwise expat draws one from getrandom(2) for every new
+        // parser, and a hibernating session (hibernate_after = 0) gets a new parser per
+        // read. Random per process, so hash flooding still cannot be precomputed.
+        XML_SetHashSalt(p, XMLStreamParser.hashSalt)
         XML_SetReturnNSTriplet(p, 1)   // prefixes are needed to keep `xml:lang` qualified
         XML_SetUserData(p, Unmanaged.passUnretained(self).toOpaque())
         XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER)

@@ -243,17 +243,54 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
         sendMessage()
     }
 
+    // MARK: open loop (fixed rate, see OpenLoopPhase)
+
+    /// Set by the open-loop scheduler of this loop when this connection has unflushed writes.
+    var openLoopFlushPending = false
+
+    /// Addresses open-loop messages to `peer`.
+    func prepareOpenLoop(to peer: Int) {
+        messagePrefix = Array("<message to='\(Accounts.username(peer))@\(domain)/\(Self.resource)' type='chat'><body>\(index) ".utf8)
+    }
+
+    /// Writes (without flushing) one open-loop message whose body carries the step and
+    /// the time it was scheduled for, so its latency counts from the schedule, not from
+    /// when the bench got round to sending it. False if the session is gone.
+    func writeScheduled(step: Int, at scheduled: Int64) -> Bool {
+        guard let context, phase == .established else { return false }
+        var buffer = context.channel.allocator.buffer(capacity: messagePrefix.count + 32 + Self.messageSuffix.count)
+        buffer.writeBytes(messagePrefix)
+        buffer.writeString(String(step))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(String(scheduled))
+        buffer.writeBytes(Self.messageSuffix)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        return true
+    }
+
+    func flushOpenLoop() {
+        openLoopFlushPending = false
+        context?.flush()
+    }
+
     private func received(_ element: XMLElement) {
         guard element.name == "message" else { return }
         if element[attribute: "type"] == "error" {
             stats.bounced += 1
             return
         }
-        guard let body = element.child("body")?.text,
-              let space = body.firstIndex(of: " "),
-              let sender = Int(body[..<space]),
-              let sentAt = Int64(body[body.index(after: space)...]) else { return }
+        guard let body = element.child("body")?.text else { return }
+        let fields = body.split(separator: " ")
         let now = monotonicNanos()
+        // Open loop: "sender step scheduledAt"; nobody waits for an answer.
+        if fields.count == 3 {
+            guard let step = Int(fields[1]), let scheduled = Int64(fields[2]) else { return }
+            stats.recordOpenLoop(step: step, latency: now - scheduled, at: now)
+            receivedCount += 1
+            return
+        }
+        // Closed loop: "sender sentAt"; the sender refills its window.
+        guard fields.count == 2, let sender = Int(fields[0]), let sentAt = Int64(fields[1]) else { return }
         stats.record(latency: now - sentAt, at: now)
         receivedCount += 1
         guard let from = peers.connection(sender) else { return }

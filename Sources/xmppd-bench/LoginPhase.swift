@@ -4,7 +4,8 @@ import NIOPosix
 import XMPPTLS
 
 /// Opens `users` connections, at most `concurrency` negotiating at a time, each logging
-/// in fully (stream, SCRAM-SHA-256, restart, bind, initial presence).
+/// in fully (stream, SCRAM-SHA-256, restart, bind, initial presence). With several c2s
+/// listeners, user i connects to listener i mod L.
 struct LoginPhase {
     let target: Target
     let group: EventLoopGroup
@@ -50,6 +51,7 @@ struct LoginPhase {
         let stats = registry.all[i * registry.all.count / users]
         let loop = stats.loop
         let login = loop.makePromise(of: BenchConnection.self)
+        let endpoint = target.endpoint(forUser: i)
         let (domain, peers, keys, tls, mode) = (target.domain, self.peers, self.keys, target.tls, target.tlsMode)
         ClientBootstrap(group: loop)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -62,7 +64,7 @@ struct LoginPhase {
                                         keys: keys, login: login, startTLS: mode == .tls ? nil : tls))
                 }
             }
-            .connect(host: target.host, port: target.port)
+            .connect(host: endpoint.host, port: endpoint.port)
             .whenFailure { error in login.fail(BenchError("\(Accounts.username(i)): connect: \(error)")) }
         return login.futureResult
     }

@@ -18,6 +18,12 @@ final class LoopStats: @unchecked Sendable {
     var timelineStart: Int64 = 0
     var perSecondReceived: [Int] = []
     var perSecondMax: [Int64] = []
+    /// Open loop: the step being measured; messages of another (earlier) step that
+    /// arrive late are counted apart and not in this step's figures.
+    var step = -1
+    var lateFromOtherStep = 0
+    /// Open-loop messages that could not be written (session gone).
+    var unsent = 0
     /// True between a channel's channelRead and its channelReadComplete on this loop.
     var inRead = false
     /// Connections that wrote during the current read and flush at its end.
@@ -31,11 +37,13 @@ final class LoopStats: @unchecked Sendable {
     struct Snapshot: Sendable {
         var sent = 0, received = 0, bounced = 0, disconnects = 0
         var firstSend: Int64 = .max, lastReceive: Int64 = 0
+        var unsent = 0, late = 0
 
         static func + (a: Snapshot, b: Snapshot) -> Snapshot {
             Snapshot(sent: a.sent + b.sent, received: a.received + b.received, bounced: a.bounced + b.bounced,
                      disconnects: a.disconnects + b.disconnects,
-                     firstSend: min(a.firstSend, b.firstSend), lastReceive: max(a.lastReceive, b.lastReceive))
+                     firstSend: min(a.firstSend, b.firstSend), lastReceive: max(a.lastReceive, b.lastReceive),
+                     unsent: a.unsent + b.unsent, late: a.late + b.late)
         }
     }
 
@@ -53,9 +61,25 @@ final class LoopStats: @unchecked Sendable {
         }
     }
 
+    @inline(__always)
+    func recordOpenLoop(step: Int, latency: Int64, at now: Int64) {
+        if step == self.step { record(latency: latency, at: now) } else { lateFromOtherStep += 1 }
+    }
+
+    /// Forgets the counters of the previous step (on this loop's thread).
+    func reset(step: Int, timelineStart: Int64) {
+        self.step = step
+        sent = 0; received = 0; bounced = 0; unsent = 0
+        firstSend = .max; lastReceive = 0
+        latencies.removeAll(keepingCapacity: true)
+        self.timelineStart = timelineStart
+        perSecondReceived.removeAll(keepingCapacity: true)
+        perSecondMax.removeAll(keepingCapacity: true)
+    }
+
     var snapshot: Snapshot {
         Snapshot(sent: sent, received: received, bounced: bounced, disconnects: disconnects,
-                 firstSend: firstSend, lastReceive: lastReceive)
+                 firstSend: firstSend, lastReceive: lastReceive, unsent: unsent, late: lateFromOtherStep)
     }
 }
 

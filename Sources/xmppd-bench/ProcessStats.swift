@@ -35,3 +35,26 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// CPU and memory of several processes (the c2s workers), summed.
+struct ProcessGroupStats {
+    let members: [ProcessStats]
+    init(pids: [Int32]) { members = pids.map { ProcessStats(pid: $0) } }
+
+    /// utime + stime of all members, in milliseconds (10 ms resolution per process).
+    func cpuMilliseconds() throws -> Double { try members.reduce(0) { $0 + (try $1.cpuMilliseconds()) } }
+
+    func rssKiB() throws -> Double { try members.reduce(0) { $0 + (try $1.rssKiB()) } }
+}
+
+/// Busy CPU time of the whole machine (all processes, from /proc/stat), in milliseconds:
+/// what the server and the bench did not use of it is other load, which makes figures noisy.
+func machineBusyMilliseconds() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return 0 }
+    let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard v.count >= 5 else { return 0 }
+    // user nice system idle iowait irq softirq steal ...
+    let busy = v.enumerated().filter { $0.offset != 3 && $0.offset != 4 && $0.offset < 8 }.reduce(0) { $0 + $1.element }
+    return busy * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+}

@@ -5,38 +5,65 @@ import XMPPTLS
 
 /// The running server under test, as described by its config file.
 struct Target {
+    /// One c2s listener: users are spread over all of them (user i on listener i mod L).
+    struct Endpoint {
+        let listener: ListenerConfig
+        /// Address the bench connects to (a wildcard listener is reached on loopback).
+        let host: String
+        let port: Int
+    }
+
     let config: ServerConfig
-    let listener: ListenerConfig
-    /// Address the bench connects to (a wildcard listener is reached on loopback).
-    let host: String
-    let port: Int
+    /// Every c2s listener of the config, in file order; each is served by its own worker.
+    let endpoints: [Endpoint]
     let domain: String
     /// The listener's TLS: the bench negotiates it like a client (STARTTLS, or TLS
-    /// from the first byte), without verifying the server's certificate.
+    /// from the first byte), without verifying the server's certificate. Taken from
+    /// the first c2s listener; the others must be configured alike.
     let tlsMode: TLSMode?
     let tls: TLSContext?
 
+    var host: String { endpoints[0].host }
+    var port: Int { endpoints[0].port }
+
     init(configPath: String) throws {
         config = try ServerConfig.load(path: configPath)
-        guard let c2s = config.listeners.first(where: { $0.type == .c2s }) else {
+        let c2s = config.listeners.filter { $0.type == .c2s }
+        guard !c2s.isEmpty else {
             throw BenchError("\(configPath) has no [[listen.c2s]] listener")
         }
-        listener = c2s
-        switch c2s.ipAddress {
-        case "0.0.0.0": host = "127.0.0.1"
-        case "::": host = "::1"
-        default: host = c2s.ipAddress
+        endpoints = c2s.map { listener in
+            let host: String
+            switch listener.ipAddress {
+            case "0.0.0.0": host = "127.0.0.1"
+            case "::": host = "::1"
+            default: host = listener.ipAddress
+            }
+            return Endpoint(listener: listener, host: host, port: listener.port)
         }
-        port = c2s.port
         guard let first = config.hosts.first else { throw BenchError("\(configPath) serves no hosts") }
         domain = first
-        tlsMode = c2s.c2s?.tls.mode
+        let mode = c2s[0].c2s?.tls.mode
+        tlsMode = mode
+        guard c2s.allSatisfy({ $0.c2s?.tls.mode == mode }) else {
+            throw BenchError("\(configPath): the c2s listeners differ in tls.mode; the bench needs them alike")
+        }
         tls = tlsMode == nil ? nil : try TLSContext.client(verify: false)
     }
 
-    /// PID of the worker process serving the c2s listener, from the state database the
-    /// supervisor keeps (what `xmppctl listeners --json` prints). Waits for it to be running.
-    func workerPID(timeout: Double = 15) throws -> Int32 {
+    /// The listener user `i` of `users` logs in on: round robin, so with two listeners
+    /// even users are on the first and odd users on the second.
+    func endpoint(forUser i: Int) -> Endpoint { endpoints[i % endpoints.count] }
+
+    /// PIDs of the worker processes serving the c2s listeners, in listener order.
+    func workerPIDs(timeout: Double = 15) throws -> [Int32] {
+        try endpoints.map { try workerPID(port: $0.port, timeout: timeout) }
+    }
+
+    /// PID of the worker process serving the c2s listener on `port`, from the state
+    /// database the supervisor keeps (what `xmppctl listeners --json` prints). Waits
+    /// for it to be running.
+    func workerPID(port: Int, timeout: Double = 15) throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         var last = "no listener record yet"
         while true {

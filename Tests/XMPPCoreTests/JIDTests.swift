@@ -36,6 +36,38 @@ final class JIDTests: XCTestCase {
         XCTAssertNotNil(JID(String(repeating: "a", count: 1023) + "@b"))
     }
 
+    /// The ASCII fast path of `init?(_:)` agrees with the general path on every case.
+    func testASCIIFastPathMatchesGeneralPath() {
+        func general(_ s: String) -> JID? {
+            var rest = Substring(s)
+            var resource: Substring?
+            if let slash = rest.firstIndex(of: "/") { resource = rest[rest.index(after: slash)...]; rest = rest[..<slash] }
+            var local: Substring?
+            if let at = rest.firstIndex(of: "@") { local = rest[..<at]; rest = rest[rest.index(after: at)...] }
+            return JID(validatingLocal: local.map(String.init), domain: String(rest), resource: resource.map(String.init))
+        }
+        let pieces = ["", "a", "A", "Bench7", "@", "/", ".", "..", "[", "]", "[::1]", ":", "x y", "\t", "\u{7f}", "\u{0}",
+                      "\"", "&", "'", "<", ">", "\\", "loc.al", "EXAMPLE.com", "example.com.", ".example", "r@s/t"]
+        var checked = 0
+        for a in pieces {
+            for b in pieces {
+                for candidate in [a + "@" + b, a + "@" + b + "/" + a, b + "/" + a, a + b, b + "." + a, a + "@" + b + "."] {
+                    let fast = JID.parseASCII(candidate)
+                    switch fast {
+                    case .notASCII: XCTFail("\(candidate.debugDescription) is ASCII")
+                    case .invalid: XCTAssertNil(general(candidate), candidate.debugDescription)
+                    case .valid(let jid):
+                        XCTAssertEqual(general(candidate), jid, candidate.debugDescription)
+                        XCTAssertEqual(general(candidate)?.description, jid.description, candidate.debugDescription)
+                    }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 4000)
+        if case .notASCII = JID.parseASCII("é@b") {} else { XCTFail("non-ASCII goes the general way") }
+    }
+
     func testEqualityAndHashing() {
         XCTAssertEqual(JID("ROMEO@example.net"), JID("romeo@EXAMPLE.net."))
         XCTAssertNotEqual(JID("romeo@example.net/A"), JID("romeo@example.net/a"))

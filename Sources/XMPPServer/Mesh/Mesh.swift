@@ -164,9 +164,10 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
 
     /// A handle for a session held by `peer`: delivering sends it over the mesh.
     func remoteHandle(_ jid: JID, peer: Int32, eventLoop: EventLoop) -> SessionHandle {
-        SessionHandle(jid: jid, eventLoop: eventLoop, peer: peer,
+        let routePrefix = MeshFrame.routePrefix(to: jid)
+        return SessionHandle(jid: jid, eventLoop: eventLoop, peer: peer,
                       deliver: { [weak self] stanza in
-                          self?.connection(to: peer)?.send(MeshFrame.route(stanza, to: jid))
+                          self?.connection(to: peer)?.send(bytes: MeshFrame.routeBytes(stanza, prefix: routePrefix))
                       },
                       terminate: { [weak self] condition in
                           self?.connection(to: peer)?.send(MeshFrame.kick(jid, condition: condition))

@@ -53,6 +53,28 @@ enum MeshFrame {
                    children: [.element(stanza)])
     }
 
+    /// The bytes of `route(stanza, to: jid)` without building the frame element: the
+    /// opening tag is made once per remote session (`routePrefix`), the stanza is
+    /// serialised straight after it. One buffer per routed stanza.
+    static func routeBytes(_ stanza: XMLElement, prefix: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(prefix.count + 256)
+        out.append(contentsOf: prefix)
+        stanza.serialize(into: &out, parentNamespace: namespace)
+        out.append(contentsOf: routeSuffix)
+        return out
+    }
+
+    /// `<route to='jid'>`, as `bytes(route(_, to: jid))` begins.
+    static func routePrefix(to jid: JID) -> [UInt8] {
+        var out = Array("<route to='".utf8)
+        XMLEscaping.appendAttribute(jid.description, to: &out)
+        out.append(contentsOf: Array("'>".utf8))
+        return out
+    }
+
+    static let routeSuffix = Array("</route>".utf8)
+
     static func kick(_ jid: JID, condition: String) -> XMLElement {
         XMLElement(name: "kick", namespace: namespace, attributes: ["jid": jid.description, "condition": condition])
     }
