@@ -164,7 +164,7 @@ struct ConfigParser {
         guard let daemon = try root.table("xmppd") else {
             return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory), configDirectory: baseDirectory)
         }
-        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates"])
+        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates", "worker_threads"])
         let stateDir = try daemon.string("state_dir", expected: "a directory path") ?? "../var"
         guard !stateDir.isEmpty else { throw daemon.badValue("state_dir", .string(stateDir), "a directory path") }
         return DaemonConfig(
@@ -172,6 +172,7 @@ struct ConfigParser {
             drainTimeoutMs: try daemon.int("drain_timeout", .nonNegative) ?? 30_000,
             workerRestartBackoffMs: try daemon.int("worker_restart_backoff", .positive) ?? 500,
             generateCertificates: try daemon.bool("generate_certificates") ?? false,
+            workerThreads: try daemon.int("worker_threads", .positive),
             configDirectory: baseDirectory)
     }
 }

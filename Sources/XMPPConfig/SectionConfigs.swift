@@ -85,16 +85,20 @@ public struct DaemonConfig: Codable, Equatable, Hashable, Sendable {
     /// When a listener's `tls.certfile` does not exist, generate a self-signed
     /// certificate for the served hosts there (first start on a new machine); default false.
     public var generateCertificates: Bool
+    /// `worker_threads`: event loops in each worker process; nil = one per core.
+    /// Several busy listeners on few cores do better with fewer (fewer hand-offs).
+    public var workerThreads: Int?
     /// Directory of the config file: relative paths in listener options (tls.*) are
     /// resolved against it.
     public var configDirectory: String
 
     public init(stateDirectory: String, drainTimeoutMs: Int = 30_000, workerRestartBackoffMs: Int = 500,
-                generateCertificates: Bool = false, configDirectory: String = "/") {
+                generateCertificates: Bool = false, workerThreads: Int? = nil, configDirectory: String = "/") {
         self.stateDirectory = stateDirectory
         self.drainTimeoutMs = drainTimeoutMs
         self.workerRestartBackoffMs = workerRestartBackoffMs
         self.generateCertificates = generateCertificates
+        self.workerThreads = workerThreads
         self.configDirectory = configDirectory
     }
 }

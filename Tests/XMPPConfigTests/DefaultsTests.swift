@@ -59,6 +59,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.xmppd.stateDirectory, "/srv/xmppd/var")
         XCTAssertEqual(config.xmppd.drainTimeoutMs, 30_000)
         XCTAssertEqual(config.xmppd.workerRestartBackoffMs, 500)
+        XCTAssertNil(config.xmppd.workerThreads)
         XCTAssertEqual(config.databasePath, "/srv/xmppd/var/xmppd.db")
         XCTAssertEqual(config.controlSocketPath, "/srv/xmppd/var/xmppd.ctl")
         XCTAssertEqual(config.configPath, "/srv/xmppd/etc/xmppd.toml")
@@ -84,6 +85,7 @@ final class DefaultsTests: XCTestCase {
           state_dir = "state/../data"
           drain_timeout = 0
           worker_restart_backoff = 250
+          worker_threads = 1
         """)
         XCTAssertEqual(config.hosts, ["example.com", "localhost"])
         XCTAssertEqual(config.general.loglevel, "debug")
@@ -94,6 +96,8 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.xmppd.stateDirectory, "/srv/xmppd/etc/data")
         XCTAssertEqual(config.xmppd.drainTimeoutMs, 0)
         XCTAssertEqual(config.xmppd.workerRestartBackoffMs, 250)
+        XCTAssertEqual(config.xmppd.workerThreads, 1)
+        XCTAssertThrowsError(try parse(generalHeader + "[xmppd]\n  worker_threads = 0\n"))
     }
 
     func testAbsoluteStateDirIsKept() throws {

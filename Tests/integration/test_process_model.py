@@ -219,3 +219,23 @@ def test_listener_types_not_served_yet_are_refused_clearly(tmp_path):
         instance.stop()
     assert result.returncode != 0
     assert "listen.s2s[1]: s2s listeners are not served by this version of xmppd yet" in result.stderr
+
+
+def nio_threads(pid):
+    """Event loop threads of a worker (NIO names them NIO-ELT-…)."""
+    names = [open(f"/proc/{pid}/task/{tid}/comm").read() for tid in os.listdir(f"/proc/{pid}/task")]
+    return sum(name.startswith("NIO-ELT") for name in names)
+
+
+def test_worker_threads_sets_the_event_loops_of_each_worker(tmp_path):
+    from xmppd_harness import Server
+    port = free_port()
+    instance = Server(tmp_path, c2s(port), extra="")
+    instance.config.write_text(instance.config.read_text().replace(
+        "[xmppd]\n", "[xmppd]\n  worker_threads = 3\n", 1))
+    instance.start()
+    try:
+        pid = instance.listener(port)["workerPID"]
+        assert nio_threads(pid) == 3
+    finally:
+        instance.stop()

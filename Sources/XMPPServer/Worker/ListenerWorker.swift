@@ -41,22 +41,13 @@ public final class ListenerWorker: @unchecked Sendable {
 
     private let moduleCatalog: [ServerModule.Type]
 
-    /// Event loops per worker: one per core, or XMPPD_WORKER_THREADS (an experiment
-    /// knob for benchmarks: with several workers on few cores, fewer loops per worker
-    /// mean fewer cross-thread hand-offs).
-    static var eventLoopThreads: Int {
-        if let text = getenv("XMPPD_WORKER_THREADS").map({ String(cString: $0) }), let n = Int(text), n >= 1, n <= 256 {
-            return n
-        }
-        return System.coreCount
-    }
 
     public init(setup: WorkerSetup, modules: [ServerModule.Type], logger: Logger) {
         self.moduleCatalog = modules
         self.setup = setup
         self.logger = logger
         self.components = ComponentRegistry(hosts: setup.config.hosts)
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: ListenerWorker.eventLoopThreads)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: setup.config.xmppd.workerThreads ?? System.coreCount)
         self.mailboxes = LoopMailboxes(group: group)
     }
 
