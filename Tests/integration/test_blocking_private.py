@@ -9,7 +9,7 @@ from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET, ElementBase
 
 from xmpp_client import Client
-from xmppd_harness import Server, free_port
+from xmppd_harness import Server, free_port, two_c2s_listeners, start_two_listeners
 
 BLOCKING = "urn:xmpp:blocking"
 BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
@@ -19,18 +19,6 @@ MAM = "urn:xmpp:mam:2"
 FORWARD = "urn:xmpp:forward:0"
 PLUGINS = ["xep_0030", "xep_0191", "xep_0049", "xep_0199", "xep_0004", "xep_0059", "xep_0297", "xep_0313"]
 QUIET = 1.5  # seconds a blocked stanza is given to (wrongly) arrive
-
-
-def listeners(a, b):
-    return f"""
-[[listen.c2s]]
-  port = {a}
-  ip_address = "127.0.0.1"
-
-[[listen.c2s]]
-  port = {b}
-  ip_address = "127.0.0.1"
-"""
 
 
 MODULES = """
@@ -47,12 +35,7 @@ MODULES = """
 
 @pytest.fixture
 def pair(tmp_path):
-    a, b = free_port(), free_port()
-    instance = Server(tmp_path, listeners(a, b), extra=MODULES)
-    instance.port_a, instance.port_b = a, b
-    instance.start()
-    for user in ("alice", "bob", "carol"):
-        instance.register(user, "secret")
+    instance = start_two_listeners(tmp_path, extra=MODULES)
     yield instance
     instance.stop()
 
@@ -272,12 +255,12 @@ def test_blocking_a_subscriber_sends_unavailable_and_hides_presence(pair):
     try:
         for (sub, contact) in ((alice, bob), (bob, alice)):
             sub.loop.call_soon_threadsafe(lambda s=sub, c=contact: s.xmpp.send_presence(pto=c.bare_jid, ptype="subscribe"))
-            wait_presence(contact, lambda p, s=sub: p["type"] == "subscribe" and p["from"].bare == s.bare_jid)
+            contact.wait_presence(lambda p, s=sub: p["type"] == "subscribe" and p["from"].bare == s.bare_jid)
             contact.loop.call_soon_threadsafe(lambda s=sub, c=contact: c.xmpp.send_presence(pto=s.bare_jid, ptype="subscribed"))
-            wait_presence(sub, lambda p, c=contact: p["type"] == "subscribed" and p["from"].bare == c.bare_jid)
+            sub.wait_presence(lambda p, c=contact: p["type"] == "subscribed" and p["from"].bare == c.bare_jid)
         block(alice, "bob@localhost")
         # §3.3: bob, a subscriber, sees alice go unavailable.
-        wait_presence(bob, lambda p: str(p["from"]) == "alice@localhost/a" and p["type"] == "unavailable")
+        bob.wait_presence(lambda p: str(p["from"]) == "alice@localhost/a" and p["type"] == "unavailable")
         # New presence of either side does not reach the other.
         alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence(pshow="dnd"))
         bob.loop.call_soon_threadsafe(lambda: bob.xmpp.send_presence(pshow="away"))
@@ -286,7 +269,7 @@ def test_blocking_a_subscriber_sends_unavailable_and_hides_presence(pair):
         assert not [p for p in drain(alice.presences) if p["from"].bare == "bob@localhost"]
         # §3.4: unblocking sends alice's current presence to bob.
         unblock(alice, "bob@localhost")
-        wait_presence(bob, lambda p: str(p["from"]) == "alice@localhost/a" and p["show"] == "dnd")
+        bob.wait_presence(lambda p: str(p["from"]) == "alice@localhost/a" and p["show"] == "dnd")
     finally:
         alice.close()
         bob.close()
@@ -299,18 +282,6 @@ def drain(q):
             items.append(q.get_nowait())
         except queue.Empty:
             return items
-
-
-def wait_presence(client, predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            p = client.presences.get(timeout=max(0.01, deadline - time.time()))
-        except queue.Empty:
-            break
-        if predicate(p):
-            return p
-    raise AssertionError(f"{client.jid}: no matching presence within {timeout}s")
 
 
 def test_blocklist_survives_restart_and_offline_storage(pair):
@@ -405,7 +376,7 @@ def test_blocked_stanzas_leave_no_trace(pair):
         assert not [p for p in drain(alice.presences) if p["type"] == "subscribe"]
         # The control: a request sent now is delivered.
         bob.loop.call_soon_threadsafe(lambda: bob.xmpp.send_presence(pto="alice@localhost", ptype="subscribe"))
-        wait_presence(alice, lambda p: p["type"] == "subscribe" and p["from"].bare == "bob@localhost")
+        alice.wait_presence(lambda p: p["type"] == "subscribe" and p["from"].bare == "bob@localhost")
     finally:
         alice.close()
         bob.close()
@@ -445,13 +416,13 @@ def test_blocking_requests_are_checked(pair):
 
 
 def test_blocking_options_are_checked(tmp_path):
-    bad = Server(tmp_path, listeners(free_port(), free_port()), extra="""
+    bad = Server(tmp_path, two_c2s_listeners(free_port(), free_port()), extra="""
 [modules.mod_blocking]
   backend = "mnesia"
 """)
     result = bad.run("check-config", check=False)
     assert result.returncode != 0 and "modules.mod_blocking.backend" in result.stderr, result.stderr
-    bad.write_config(listeners(free_port(), free_port()), extra="""
+    bad.write_config(two_c2s_listeners(free_port(), free_port()), extra="""
 [modules.mod_private]
   no_such_option = 1
 """)

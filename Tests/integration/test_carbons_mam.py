@@ -12,7 +12,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from xmpp_client import Client
-from xmppd_harness import Server, free_port, wait_for
+from xmppd_harness import Server, free_port, wait_for, two_c2s_listeners, start_two_listeners
 
 CARBONS = "urn:xmpp:carbons:2"
 FORWARD = "urn:xmpp:forward:0"
@@ -22,18 +22,6 @@ SID = "urn:xmpp:sid:0"
 DELAY = "urn:xmpp:delay"
 CLIENT = "jabber:client"
 PLUGINS = ["xep_0030", "xep_0004", "xep_0059", "xep_0297", "xep_0280", "xep_0313"]
-
-
-def listeners(a, b):
-    return f"""
-[[listen.c2s]]
-  port = {a}
-  ip_address = "127.0.0.1"
-
-[[listen.c2s]]
-  port = {b}
-  ip_address = "127.0.0.1"
-"""
 
 
 MODULES = """
@@ -47,14 +35,9 @@ MODULES = """
 
 @pytest.fixture
 def pair(tmp_path):
-    a, b = free_port(), free_port()
     # mod_mam listed before mod_carboncopy on purpose: its send hook must still
-    # run after the carbons (it registers late, see ModMAM.swift).
-    instance = Server(tmp_path, listeners(a, b), extra=MODULES)
-    instance.port_a, instance.port_b = a, b
-    instance.start()
-    for user in ("alice", "bob", "carol"):
-        instance.register(user, "secret")
+    # run after the carbons (by its priority, see ModMAM.swift).
+    instance = start_two_listeners(tmp_path, extra=MODULES)
     yield instance
     instance.stop()
 
@@ -391,14 +374,14 @@ def test_mam_archive_survives_kill_of_worker(pair):
 
 def test_mam_options_are_checked(tmp_path):
     port = free_port()
-    bad = Server(tmp_path, listeners(port, free_port()), extra="""
+    bad = Server(tmp_path, two_c2s_listeners(port, free_port()), extra="""
 [modules.mod_mam]
   max_result_limit = 10
   no_such_option = true
 """)
     result = bad.run("check-config", check=False)
     assert result.returncode != 0 and "no_such_option" in (result.stdout + result.stderr)
-    bad.write_config(listeners(port, free_port()), extra="""
+    bad.write_config(two_c2s_listeners(port, free_port()), extra="""
 [modules.mod_carboncopy]
   iqdisc = "one_queue"
   extra = 1
@@ -409,7 +392,7 @@ def test_mam_options_are_checked(tmp_path):
 
 def test_carbons_without_mam(tmp_path):
     a, b = free_port(), free_port()
-    instance = Server(tmp_path, listeners(a, b), extra="[modules.mod_carboncopy]\n")
+    instance = Server(tmp_path, two_c2s_listeners(a, b), extra="[modules.mod_carboncopy]\n")
     instance.start()
     for user in ("alice", "bob"):
         instance.register(user, "secret")
@@ -438,7 +421,7 @@ def test_carbons_without_mam(tmp_path):
 
 def test_mam_limits_and_bad_queries(tmp_path):
     a, b = free_port(), free_port()
-    instance = Server(tmp_path, listeners(a, b), extra="""
+    instance = Server(tmp_path, two_c2s_listeners(a, b), extra="""
 [modules.mod_mam]
   default_result_limit = 2
   max_result_limit = 3

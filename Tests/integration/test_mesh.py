@@ -7,30 +7,12 @@ import time
 import pytest
 
 from xmpp_client import Client
-from xmppd_harness import Server, free_port
-
-
-def two_listeners(a, b, extra_a=""):
-    return f"""
-[[listen.c2s]]
-  port = {a}
-  ip_address = "127.0.0.1"
-{extra_a}
-
-[[listen.c2s]]
-  port = {b}
-  ip_address = "127.0.0.1"
-"""
+from xmppd_harness import two_c2s_listeners, start_two_listeners
 
 
 @pytest.fixture
 def pair(tmp_path):
-    a, b = free_port(), free_port()
-    instance = Server(tmp_path, two_listeners(a, b))
-    instance.port_a, instance.port_b = a, b
-    instance.start()
-    for user in ("alice", "bob", "carol"):
-        instance.register(user, "secret")
+    instance = start_two_listeners(tmp_path)
     yield instance
     instance.stop()
 
@@ -127,7 +109,7 @@ def test_chat_across_workers_through_reloads_and_restart(pair):
             received += 1
 
         for i in range(10):
-            pair.write_config(two_listeners(pair.port_a, pair.port_b, f"  max_stanza_size = {70_000 + i}"))
+            pair.write_config(two_c2s_listeners(pair.port_a, pair.port_b, f"  max_stanza_size = {70_000 + i}"))
             assert "1 changed" in pair.ctl("reload").stdout
             exchange(f"reload{i}")
             # A client that logs in on the new worker reaches the ones on old ones.

@@ -12,31 +12,13 @@ from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
 from xmpp_client import Client
-from xmppd_harness import XMPPD, Server, free_port
+from xmppd_harness import XMPPD, Server, free_port, two_c2s_listeners, start_two_listeners
 
 ROSTER = "jabber:iq:roster"
 
 
-def config(a, b):
-    return f"""
-[[listen.c2s]]
-  port = {a}
-  ip_address = "127.0.0.1"
-
-[[listen.c2s]]
-  port = {b}
-  ip_address = "127.0.0.1"
-"""
-
-
 def start(tmp_path, module="[modules.mod_roster]\n"):
-    a, b = free_port(), free_port()
-    instance = Server(tmp_path, config(a, b), extra="[modules.mod_offline]\n" + module)
-    instance.port_a, instance.port_b = a, b
-    instance.start()
-    for user in ("alice", "bob", "carol"):
-        instance.register(user, "secret")
-    return instance
+    return start_two_listeners(tmp_path, extra="[modules.mod_offline]\n" + module)
 
 
 @pytest.fixture
@@ -113,18 +95,6 @@ def send_presence(client, to, ptype):
     client.loop.call_soon_threadsafe(lambda: client.xmpp.send_presence(pto=to, ptype=ptype))
 
 
-def wait_presence(client, predicate, what, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            p = client.presences.get(timeout=max(0.01, deadline - time.time()))
-        except queue.Empty:
-            break
-        if predicate(p):
-            return p
-    raise AssertionError(f"{client.jid}: no {what} within {timeout}s")
-
-
 def subscription_presence(ptype, sender):
     return lambda p: p["type"] == ptype and str(p["from"]) == sender
 
@@ -164,9 +134,9 @@ def wait_roster(client, expected, timeout=5):
 def subscribe(sub, contact, contact_jid, sub_jid):
     """`sub` subscribes to `contact`'s presence and `contact` approves."""
     send_presence(sub, contact_jid, "subscribe")
-    wait_presence(contact, subscription_presence("subscribe", sub_jid), "subscription request")
+    contact.wait_presence(subscription_presence("subscribe", sub_jid), "subscription request")
     send_presence(contact, sub_jid, "subscribed")
-    wait_presence(sub, subscription_presence("subscribed", contact_jid), "subscription approval")
+    sub.wait_presence(subscription_presence("subscribed", contact_jid), "subscription approval")
 
 
 def test_roster_get_set_push_on_both_workers(pair):
@@ -224,34 +194,34 @@ def test_full_subscription_flow_and_broadcast(pair):
     bob = login(pair.port_b, "bob@localhost/b")
     try:
         send_presence(alice, "bob@localhost", "subscribe")
-        request = wait_presence(bob, subscription_presence("subscribe", "alice@localhost"), "subscription request")
+        request = bob.wait_presence(subscription_presence("subscribe", "alice@localhost"), "subscription request")
         assert str(request["to"]).startswith("bob@localhost")
         assert wait_push(alice, "bob@localhost")[1] == {"subscription": "none", "ask": "subscribe", "groups": []}
         # A pending inbound request is not a roster item (RFC 6121 §3.1.3).
         assert roster(bob) == {}
 
         send_presence(bob, "alice@localhost", "subscribed")
-        wait_presence(alice, subscription_presence("subscribed", "bob@localhost"), "subscription approval")
+        alice.wait_presence(subscription_presence("subscribed", "bob@localhost"), "subscription approval")
         # §3.1.5: the new subscriber gets the contact's presence at once.
-        wait_presence(alice, available_from("bob@localhost/b"), "bob's presence")
+        alice.wait_presence(available_from("bob@localhost/b"), "bob's presence")
         wait_push(bob, "alice@localhost", where=lambda item: item["subscription"] == "from")
         assert roster(alice)["bob@localhost"] == {"subscription": "to", "groups": []}
         assert roster(bob)["alice@localhost"] == {"subscription": "from", "groups": []}
 
         # And back: mutual.
         subscribe(bob, alice, "alice@localhost", "bob@localhost")
-        wait_presence(bob, available_from("alice@localhost/a"), "alice's presence")
+        bob.wait_presence(available_from("alice@localhost/a"), "alice's presence")
         assert wait_roster(alice, lambda r: r["bob@localhost"]["subscription"] == "both")["bob@localhost"]["subscription"] == "both"
         assert wait_roster(bob, lambda r: r["alice@localhost"]["subscription"] == "both")["alice@localhost"]["subscription"] == "both"
 
         # §4.4: presence updates reach subscribers on the other worker.
         alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence(pshow="away", pstatus="lunch"))
-        away = wait_presence(bob, lambda p: str(p["from"]) == "alice@localhost/a" and p["show"] == "away", "alice away")
+        away = bob.wait_presence(lambda p: str(p["from"]) == "alice@localhost/a" and p["show"] == "away", "alice away")
         assert away["status"] == "lunch"
 
         # §4.5: bob goes (closes his stream): alice gets his unavailable presence.
         bob.close()
-        wait_presence(alice, unavailable_from("bob@localhost/b"), "bob's unavailable presence")
+        alice.wait_presence(unavailable_from("bob@localhost/b"), "bob's unavailable presence")
     finally:
         alice.close()
         bob.close()
@@ -267,11 +237,11 @@ def test_contacts_presence_at_login(pair):
         time.sleep(0.3)
         alice = login(pair.port_a, "alice@localhost/again")
         # Answers to the probes of the initial presence (RFC 6121 §4.2.2).
-        presence = wait_presence(alice, available_from("bob@localhost/b"), "bob's presence at login", timeout=5)
+        presence = alice.wait_presence(available_from("bob@localhost/b"), "bob's presence at login", timeout=5)
         assert presence["status"] == "here"
         # Without a subscription the other way, bob hears nothing of alice.
         with pytest.raises(AssertionError):
-            wait_presence(bob, available_from("alice@localhost/again"), "alice's presence", timeout=1)
+            bob.wait_presence(available_from("alice@localhost/again"), "alice's presence", timeout=1)
     finally:
         alice.close()
         bob.close()
@@ -286,17 +256,17 @@ def test_request_to_offline_user_delivered_at_next_login(pair):
         # Bound without presence: not delivered yet.
         bob = login(pair.port_b, "bob@localhost/b", presence=False)
         with pytest.raises(AssertionError):
-            wait_presence(bob, subscription_presence("subscribe", "alice@localhost"), "request", timeout=1)
+            bob.wait_presence(subscription_presence("subscribe", "alice@localhost"), "request", timeout=1)
         bob.loop.call_soon_threadsafe(lambda: bob.xmpp.send_presence())
-        wait_presence(bob, subscription_presence("subscribe", "alice@localhost"), "request at login")
+        bob.wait_presence(subscription_presence("subscribe", "alice@localhost"), "request at login")
         send_presence(bob, "alice@localhost", "subscribed")
-        wait_presence(alice, subscription_presence("subscribed", "bob@localhost"), "approval")
+        alice.wait_presence(subscription_presence("subscribed", "bob@localhost"), "approval")
         assert wait_roster(alice, lambda r: r["bob@localhost"]["subscription"] == "to")["bob@localhost"]["subscription"] == "to"
         bob.close()
         # Answered: not delivered again at the next login.
         bob = login(pair.port_b, "bob@localhost/b2")
         with pytest.raises(AssertionError):
-            wait_presence(bob, subscription_presence("subscribe", "alice@localhost"), "request", timeout=1)
+            bob.wait_presence(subscription_presence("subscribe", "alice@localhost"), "request", timeout=1)
     finally:
         alice.close()
         bob.close()
@@ -312,14 +282,14 @@ def test_pre_approval(pair):
         assert push["subscription"] == "none" and push["approved"] == "true"
         # Not routed: alice hears nothing until she asks.
         with pytest.raises(AssertionError):
-            wait_presence(alice, subscription_presence("subscribed", "bob@localhost"), "early approval", timeout=1)
+            alice.wait_presence(subscription_presence("subscribed", "bob@localhost"), "early approval", timeout=1)
         send_presence(alice, "bob@localhost", "subscribe")
-        wait_presence(alice, subscription_presence("subscribed", "bob@localhost"), "automatic approval")
-        wait_presence(alice, available_from("bob@localhost/b"), "bob's presence")
+        alice.wait_presence(subscription_presence("subscribed", "bob@localhost"), "automatic approval")
+        alice.wait_presence(available_from("bob@localhost/b"), "bob's presence")
         assert roster(alice)["bob@localhost"]["subscription"] == "to"
         assert roster(bob)["alice@localhost"] == {"subscription": "from", "groups": []}
         with pytest.raises(AssertionError):
-            wait_presence(bob, subscription_presence("subscribe", "alice@localhost"), "request", timeout=1)
+            bob.wait_presence(subscription_presence("subscribe", "alice@localhost"), "request", timeout=1)
     finally:
         alice.close()
         bob.close()
@@ -334,16 +304,16 @@ def test_remove_cancels_subscription_both_ways(pair):
         assert wait_roster(bob, lambda r: r["alice@localhost"]["subscription"] == "both")["alice@localhost"]["subscription"] == "both"
         set_item(alice, "bob@localhost", subscription="remove")
         assert roster(alice) == {}
-        wait_presence(bob, subscription_presence("unsubscribe", "alice@localhost"), "unsubscribe")
-        wait_presence(bob, subscription_presence("unsubscribed", "alice@localhost"), "unsubscribed")
-        wait_presence(bob, unavailable_from("alice@localhost/a"), "alice's unavailable")
-        wait_presence(alice, unavailable_from("bob@localhost/b"), "bob's unavailable")
+        bob.wait_presence(subscription_presence("unsubscribe", "alice@localhost"), "unsubscribe")
+        bob.wait_presence(subscription_presence("unsubscribed", "alice@localhost"), "unsubscribed")
+        bob.wait_presence(unavailable_from("alice@localhost/a"), "alice's unavailable")
+        alice.wait_presence(unavailable_from("bob@localhost/b"), "bob's unavailable")
         wait_push(bob, "alice@localhost", where=lambda item: item["subscription"] == "none")
         assert roster(bob)["alice@localhost"]["subscription"] == "none"
         # No more broadcast between them.
         alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence(pshow="dnd"))
         with pytest.raises(AssertionError):
-            wait_presence(bob, lambda p: str(p["from"]) == "alice@localhost/a" and p["show"] == "dnd", "dnd", timeout=1)
+            bob.wait_presence(lambda p: str(p["from"]) == "alice@localhost/a" and p["show"] == "dnd", "dnd", timeout=1)
     finally:
         alice.close()
         bob.close()
@@ -373,7 +343,7 @@ def test_roster_versioning(versioned):
     ("  versionning = true\n", "modules.mod_roster.versionning: unknown key"),
 ])
 def test_bad_roster_options(tmp_path, options, expected):
-    instance = Server(tmp_path, config(free_port(), free_port()), extra="[modules.mod_roster]\n" + options)
+    instance = Server(tmp_path, two_c2s_listeners(free_port(), free_port()), extra="[modules.mod_roster]\n" + options)
     result = subprocess.run([XMPPD, "check-config", "-c", str(instance.config)], capture_output=True, text=True)
     assert result.returncode == 1
     assert expected in result.stderr, result.stderr
@@ -384,9 +354,9 @@ def test_contacts_see_unavailable_when_a_worker_is_killed(pair):
     bob = login(pair.port_b, "bob@localhost/b")
     try:
         subscribe(alice, bob, "bob@localhost", "alice@localhost")
-        wait_presence(alice, available_from("bob@localhost/b"), "bob's presence")
+        alice.wait_presence(available_from("bob@localhost/b"), "bob's presence")
         os.kill(pair.listener(pair.port_b)["workerPID"], signal.SIGKILL)
-        wait_presence(alice, unavailable_from("bob@localhost/b"), "bob's unavailable after the crash")
+        alice.wait_presence(unavailable_from("bob@localhost/b"), "bob's unavailable after the crash")
     finally:
         alice.close()
         bob.close()
@@ -398,18 +368,18 @@ def test_denied_request_and_directed_presence(pair):
     try:
         # §3.2: carol denies alice's request.
         send_presence(alice, "carol@localhost", "subscribe")
-        wait_presence(carol, subscription_presence("subscribe", "alice@localhost"), "request")
+        carol.wait_presence(subscription_presence("subscribe", "alice@localhost"), "request")
         send_presence(carol, "alice@localhost", "unsubscribed")
-        wait_presence(alice, subscription_presence("unsubscribed", "carol@localhost"), "denial")
+        alice.wait_presence(subscription_presence("unsubscribed", "carol@localhost"), "denial")
         assert wait_roster(alice, lambda r: "ask" not in r["carol@localhost"])["carol@localhost"] == {
             "subscription": "none", "groups": []}
         assert roster(carol) == {}
 
         # §4.6: directed presence without a subscription, then its unavailable.
         alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence(pto="carol@localhost/c", pstatus="hi"))
-        assert wait_presence(carol, available_from("alice@localhost/a"), "directed presence")["status"] == "hi"
+        assert carol.wait_presence(available_from("alice@localhost/a"), "directed presence")["status"] == "hi"
         alice.close()
-        wait_presence(carol, unavailable_from("alice@localhost/a"), "unavailable after directed presence")
+        carol.wait_presence(unavailable_from("alice@localhost/a"), "unavailable after directed presence")
     finally:
         alice.close()
         carol.close()
@@ -423,16 +393,16 @@ def test_rosters_survive_reload(tmp_path):
         subscribe(alice, bob, "bob@localhost", "alice@localhost")
         subscribe(bob, alice, "alice@localhost", "bob@localhost")
         wait_roster(alice, lambda r: r["bob@localhost"]["subscription"] == "both")
-        instance.write_config(config(instance.port_a, instance.port_b),
+        instance.write_config(two_c2s_listeners(instance.port_a, instance.port_b),
                               extra="[modules.mod_offline]\n[modules.mod_roster]\n  versioning = true\n")
         assert "changed" in instance.ctl("reload").stdout
         # A new worker, with the old one draining: rosters and presence carry over.
         fresh = login(instance.port_a, "alice@localhost/fresh")
-        wait_presence(fresh, available_from("bob@localhost/b"), "bob's presence after the reload")
+        fresh.wait_presence(available_from("bob@localhost/b"), "bob's presence after the reload")
         assert roster(fresh)["bob@localhost"]["subscription"] == "both"
         assert "rosterver" in fresh.xmpp.features
         # bob, still on a draining worker, hears of the new resource.
-        wait_presence(bob, available_from("alice@localhost/fresh"), "alice's new resource")
+        bob.wait_presence(available_from("alice@localhost/fresh"), "alice's new resource")
         for client in (fresh, alice, bob):
             client.close()
     finally:
@@ -441,7 +411,7 @@ def test_rosters_survive_reload(tmp_path):
 
 def test_contacts_hear_a_crash_once_with_several_surviving_workers(tmp_path):
     a, b, c = free_port(), free_port(), free_port()
-    listeners = config(a, b) + f"""
+    listeners = two_c2s_listeners(a, b) + f"""
 [[listen.c2s]]
   port = {c}
   ip_address = "127.0.0.1"
@@ -454,10 +424,10 @@ def test_contacts_hear_a_crash_once_with_several_surviving_workers(tmp_path):
     bob = login(b, "bob@localhost/b")
     try:
         subscribe(alice, bob, "bob@localhost", "alice@localhost")
-        wait_presence(alice, available_from("bob@localhost/b"), "bob's presence")
+        alice.wait_presence(available_from("bob@localhost/b"), "bob's presence")
         # Workers a and c survive: only one of them tells bob's contacts.
         os.kill(instance.listener(b)["workerPID"], signal.SIGKILL)
-        wait_presence(alice, unavailable_from("bob@localhost/b"), "bob's unavailable after the crash")
+        alice.wait_presence(unavailable_from("bob@localhost/b"), "bob's unavailable after the crash")
         time.sleep(1.5)
         extra = []
         while not alice.presences.empty():

@@ -9,21 +9,9 @@ import time
 import pytest
 
 from raw_session import HEADER, RawSession
-from xmppd_harness import Server, free_port
+from xmppd_harness import two_c2s_listeners, start_two_listeners
 
 SM = "urn:xmpp:sm:3"
-
-
-def listeners(a, b):
-    return f"""
-[[listen.c2s]]
-  port = {a}
-  ip_address = "127.0.0.1"
-
-[[listen.c2s]]
-  port = {b}
-  ip_address = "127.0.0.1"
-"""
 
 
 def modules(resume_timeout=30, extra=""):
@@ -38,14 +26,8 @@ def modules(resume_timeout=30, extra=""):
 
 
 def start(tmp_path, **kwargs):
-    a, b = free_port(), free_port()
     drain = kwargs.pop("drain_timeout", 30_000)
-    server = Server(tmp_path, listeners(a, b), extra=modules(**kwargs), drain_timeout=drain)
-    server.port_a, server.port_b = a, b
-    server.start()
-    for user in ("alice", "bob", "eve"):
-        server.register(user, "secret")
-    return server
+    return start_two_listeners(tmp_path, extra=modules(**kwargs), users=("alice", "bob", "eve"), drain_timeout=drain)
 
 
 @pytest.fixture
@@ -245,8 +227,7 @@ def test_reload_hands_resumable_sessions_to_the_new_worker(tmp_path):
         alice = enabled_session(server.port_a, "alice")
         old_pid = server.listener(server.port_a)["workerPID"]
         # A changed option on alice's listener: a new worker takes over its socket.
-        server.write_config(listeners(server.port_a, server.port_b).replace(
-            f"port = {server.port_a}\n", f"port = {server.port_a}\n  max_stanza_size = 70000\n", 1))
+        server.write_config(two_c2s_listeners(server.port_a, server.port_b, extra_a="  max_stanza_size = 70000"))
         server.ctl("reload")
         # At the drain deadline the old worker disconnects alice without a stream error.
         text = alice.read_all()

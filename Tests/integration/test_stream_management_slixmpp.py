@@ -10,7 +10,7 @@ import time
 import pytest
 
 from xmpp_client import Client
-from xmppd_harness import Server, free_port, wait_for
+from xmppd_harness import Server, free_port, two_c2s_listeners, wait_for
 
 MODULES = """
 [modules.mod_offline]
@@ -21,17 +21,8 @@ MODULES = """
 
 
 def listeners(a, b, max_stanza_size=65536):
-    return f"""
-[[listen.c2s]]
-  port = {a}
-  ip_address = "127.0.0.1"
-  max_stanza_size = {max_stanza_size}
-
-[[listen.c2s]]
-  port = {b}
-  ip_address = "127.0.0.1"
-  max_stanza_size = {max_stanza_size}
-"""
+    option = f"  max_stanza_size = {max_stanza_size}"
+    return two_c2s_listeners(a, b, extra_a=option, extra_b=option)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ a thread of its own, so a test can hold several clients and a connect loop at on
 import asyncio
 import queue
 import threading
+import time
 from pathlib import Path
 
 import slixmpp
@@ -97,6 +98,18 @@ class Client:
             return self.messages.get(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"{self.jid}: no message within {timeout}s") from None
+
+    def wait_presence(self, predicate, what="matching presence", timeout=10):
+        """The next received presence for which `predicate` is true (others are skipped)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                p = self.presences.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                break
+            if predicate(p):
+                return p
+        raise AssertionError(f"{self.jid}: no {what} within {timeout}s")
 
     def close(self):
         shutdown(self)

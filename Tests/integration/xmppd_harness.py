@@ -16,6 +16,33 @@ XMPPD = str(BIN_DIR / "xmppd")
 XMPPCTL = str(BIN_DIR / "xmppctl")
 
 
+def two_c2s_listeners(a: int, b: int, extra_a: str = "", extra_b: str = "") -> str:
+    """Two plaintext c2s listeners on loopback: two worker processes, joined by the mesh."""
+    return f"""
+[[listen.c2s]]
+  port = {a}
+  ip_address = "127.0.0.1"
+{extra_a}
+
+[[listen.c2s]]
+  port = {b}
+  ip_address = "127.0.0.1"
+{extra_b}
+"""
+
+
+def start_two_listeners(tmp_path, extra="", users=("alice", "bob", "carol"), **server_options):
+    """A started server with two_c2s_listeners (ports as .port_a / .port_b) and
+    accounts for `users`, password "secret"."""
+    a, b = free_port(), free_port()
+    instance = Server(tmp_path, two_c2s_listeners(a, b), extra=extra, **server_options)
+    instance.port_a, instance.port_b = a, b
+    instance.start()
+    for user in users:
+        instance.register(user, "secret")
+    return instance
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,7 @@ enum MAMQueryHandler {
                 // bare JID (other resources, offline storage): only to a live session.
                 let live = host.boundResources(of: request.from.bare).contains(request.from)
                 for row in page.rows where live {
-                    guard let message = MAMStanzas.parse(row.xml) else { continue }
+                    guard let message = XMLElement.parseStored(row.xml).first else { continue }
                     host.route(MAMStanzas.result(row, message: message, owner: query.owner, to: request.from,
                                                  queryID: query.queryID))
                 }

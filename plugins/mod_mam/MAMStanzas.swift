@@ -58,14 +58,4 @@ enum MAMStanzas {
     static func stanzaID(_ id: String, by owner: JID) -> XMLElement {
         XMLElement(name: "stanza-id", namespace: ModMAM.stanzaIDs, attributes: ["by": owner.description, "id": id])
     }
-
-    static func parse(_ xml: String) -> XMLElement? {
-        let parser = XMLStreamParser(maxStanzaSize: nil)
-        var element: XMLElement?
-        let wrapped = "<stream:stream xmlns='\(XMPPNamespace.client)' xmlns:stream='\(XMPPNamespace.stream)'>" + xml
-        try? parser.feed(Array(wrapped.utf8)) { event in
-            if case .element(let e) = event { element = e }
-        }
-        return element
-    }
 }

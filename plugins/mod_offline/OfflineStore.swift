@@ -56,17 +56,7 @@ final class OfflineStore: @unchecked Sendable {
                 return rows
             }) ?? []
             guard !rows.isEmpty else { return }
-            deliver(rows.compactMap(Self.parse))
+            deliver(rows.compactMap { XMLElement.parseStored($0).first })
         }
-    }
-
-    private static func parse(_ xml: String) -> XMLElement? {
-        let parser = XMLStreamParser(maxStanzaSize: nil)
-        var element: XMLElement?
-        let wrapped = "<stream:stream xmlns='\(XMPPNamespace.client)' xmlns:stream='\(XMPPNamespace.stream)'>" + xml
-        try? parser.feed(Array(wrapped.utf8)) { event in
-            if case .element(let e) = event { element = e }
-        }
-        return element
     }
 }

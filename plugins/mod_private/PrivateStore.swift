@@ -28,7 +28,7 @@ final class PrivateStore: @unchecked Sendable {
                 guard let xml = try database.query(
                     "SELECT data FROM private_storage WHERE domain = ? AND username = ? AND namespace = ?",
                     owner.domain, owner.local ?? "", namespace).first?.string(0) else { return nil }
-                return Self.parse(xml)
+                return XMLElement.parseStored(xml)
             })
         }
     }
@@ -54,16 +54,5 @@ final class PrivateStore: @unchecked Sendable {
                 done(false)
             }
         }
-    }
-
-    /// The top-level elements of a stored run of XML.
-    static func parse(_ xml: String) -> [XMLElement] {
-        let parser = XMLStreamParser(maxStanzaSize: nil)
-        var elements: [XMLElement] = []
-        let wrapped = "<stream:stream xmlns='\(XMPPNamespace.client)' xmlns:stream='\(XMPPNamespace.stream)'>" + xml
-        try? parser.feed(Array(wrapped.utf8)) { event in
-            if case .element(let element) = event { elements.append(element) }
-        }
-        return elements
     }
 }

@@ -61,7 +61,7 @@ final class RosterStore: @unchecked Sendable {
         queue.async { [self] in
             let items = (try? rows(of: owner)) ?? []
             let seen = items.filter { $0.subscription.hasTo && hosts.contains($0.contact.domain) }.map(\.contact)
-            let pending = items.compactMap { $0.pendingIn.flatMap(Self.parse) }
+            let pending = items.compactMap { $0.pendingIn.flatMap { XMLElement.parseStored($0).first } }
             done(seen, pending)
         }
     }
@@ -180,15 +180,5 @@ final class RosterStore: @unchecked Sendable {
     private func version(of owner: JID) throws -> Int {
         try database.query("SELECT version FROM roster_versions WHERE domain = ? AND username = ?",
                            owner.domain, owner.local ?? "").first?.int(0) ?? 0
-    }
-
-    static func parse(_ xml: String) -> XMLElement? {
-        let parser = XMLStreamParser(maxStanzaSize: nil)
-        var element: XMLElement?
-        let wrapped = "<stream:stream xmlns='\(XMPPNamespace.client)' xmlns:stream='\(XMPPNamespace.stream)'>" + xml
-        try? parser.feed(Array(wrapped.utf8)) { event in
-            if case .element(let e) = event { element = e }
-        }
-        return element
     }
 }
