@@ -110,6 +110,17 @@ def test_acks_count_both_ways_and_a_second_enable_fails(server):
     bob.close()
 
 
+def test_client_may_ask_for_a_shorter_resumption_time_not_a_longer_one(server):
+    for asked, granted in (("5", "5"), ("3600", "30")):
+        s = RawSession(server.port_a)
+        s.login("alice", resource=f"max{asked}")
+        s.read_until("/>")
+        s.send(f"<enable xmlns='{SM}' resume='true' max='{asked}'/>")
+        reply = s.read_until("/>")
+        assert f"max='{granted}'" in reply, reply
+        s.close()
+
+
 def test_ack_of_stanzas_never_sent_is_a_stream_error(server):
     alice = enabled_session(server.port_a, "alice")
     alice.send(f"<a xmlns='{SM}' h='5'/>")

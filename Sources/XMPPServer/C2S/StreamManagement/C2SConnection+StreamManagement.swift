@@ -36,7 +36,12 @@ extension C2SConnection {
     }
 
     private func enableStreamManagement(_ enable: XMLElement, session: SessionHandle) {
-        guard let settings = env.modules.streamManagement else { return sendNonza(SM.failed("feature-not-implemented")) }
+        guard var settings = env.modules.streamManagement else { return sendNonza(SM.failed("feature-not-implemented")) }
+        // XEP-0198 §5: the client may ask for less time than we allow (`max`), never
+        // more. (A session resumed in another worker gets that worker's setting.)
+        if let wanted = enable[attribute: "max"].flatMap(Int.init), wanted > 0, wanted < settings.resumeTimeout {
+            settings.resumeTimeout = wanted
+        }
         guard streamManagement == nil else { return sendNonza(SM.failed("unexpected-request")) }
         let wantsResume = ["true", "1"].contains(enable[attribute: "resume"] ?? "")
         let id = wantsResume ? Self.makeResumptionID() : nil
@@ -46,7 +51,6 @@ extension C2SConnection {
             env.resumption.register(id, user: session.jid.bare, connection: self, on: loop)
             enabled[attribute: "id"] = id
             enabled[attribute: "resume"] = "true"
-            // The client may ask for less time than we allow (`max`), never more.
             enabled[attribute: "max"] = String(settings.resumeTimeout)
         }
         sendNonza(enabled)
