@@ -100,7 +100,8 @@ extension C2SConnection {
     /// Session end with stream management: the id is forgotten (its `h` kept with
     /// `stale_h`), and messages the client never acked are routed again to the
     /// user's bare JID, as MongooseIM reroutes its buffer: another resource or
-    /// offline storage gets them, so an ended session loses nothing.
+    /// offline storage gets them, so an ended session loses nothing. Not errors, and
+    /// not carbons (from the user's own bare JID): the other resources had theirs.
     func streamManagementEnded(_ session: SessionHandle) {
         suspendTimer?.cancel()
         suspendTimer = nil
@@ -110,8 +111,10 @@ extension C2SConnection {
             env.resumption.remove(id, staleH: sm.settings.staleH ? sm.handledInbound : nil,
                                   keepFor: sm.settings.staleHGeriatric)
         }
+        let ownBareJID = session.jid.bare.description
         for stanza in sm.takeUnacked() where stanza.name == "message" {
-            guard stanza[attribute: "type"] != "error", let to = stanza[attribute: "to"].flatMap(JID.init) else { continue }
+            guard stanza[attribute: "type"] != "error", stanza[attribute: "from"] != ownBareJID,
+                  let to = stanza[attribute: "to"].flatMap(JID.init) else { continue }
             _ = env.router.route(stanza, to: to.bare)
         }
     }
@@ -130,6 +133,7 @@ extension C2SConnection {
         let loop = context.eventLoop
         let mailbox = env.mailboxes.mailbox(for: loop)
         let registry = env.registry
+        let router = env.router
         env.resumption.resume(ResumeRequest(
             resumptionID: id, user: user.bare, clientHandled: h,
             adopt: { [weak self] handover in
@@ -139,8 +143,12 @@ extension C2SConnection {
                 session.presence = handover.presence
                 // Before the bind: stanzas for the session queue behind the handover.
                 mailbox.post { [weak self] in
-                    if let self { self.completeResume(handover, session: session) } else {
-                        registry.unbind(session)
+                    if let self { return self.completeResume(handover, session: session) }
+                    // This connection is gone already: the session ends here, and
+                    // its unacked messages go to the user's other resources or storage.
+                    registry.unbind(session)
+                    for stanza in handover.unacked where stanza.name == "message" {
+                        _ = router.route(stanza, to: session.jid.bare)
                     }
                 }
                 // The old handle it replaces is the session's own past: not a conflict.
