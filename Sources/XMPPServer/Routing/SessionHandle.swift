@@ -12,8 +12,10 @@ public final class SessionHandle: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// nil for a session of this worker; else the pid of the worker holding it.
     public let peer: Int32?
-    private let deliverOnLoop: (XMLElement) -> Void
-    private let terminateOnLoop: (String) -> Void
+    /// Where deliveries go: a connection, held weakly (no closure contexts per
+    /// session), or a wrapper of the closures given to the closure initialiser.
+    private weak var connection: SessionEndpoint?
+    private let closures: ClosureEndpoint?
 
     /// Guarded by the SessionRegistry lock.
     var presence = PresenceState()
@@ -30,8 +32,26 @@ public final class SessionHandle: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.mailbox = mailbox
         self.peer = peer
-        self.deliverOnLoop = deliver
-        self.terminateOnLoop = terminate
+        self.closures = ClosureEndpoint(deliver: deliver, terminate: terminate)
+    }
+
+    /// A session of a local connection: deliveries and terminations go to `connection`
+    /// while it exists (it is held weakly), and are dropped after.
+    init(jid: JID, eventLoop: EventLoop, mailbox: LoopMailbox?, connection: SessionEndpoint) {
+        self.jid = jid
+        self.eventLoop = eventLoop
+        self.mailbox = mailbox
+        self.peer = nil
+        self.connection = connection
+        self.closures = nil
+    }
+
+    private func deliverOnLoop(_ stanza: XMLElement) {
+        if let closures { closures.deliver(stanza) } else { connection?.deliver(stanza) }
+    }
+
+    private func terminateOnLoop(_ condition: String) {
+        if let closures { closures.terminate(condition: condition) } else { connection?.terminate(condition: condition) }
     }
 
     public func deliver(_ stanza: XMLElement) {
@@ -48,6 +68,24 @@ public final class SessionHandle: @unchecked Sendable {
     public func terminate(condition: String) {
         if eventLoop.inEventLoop { terminateOnLoop(condition) } else { eventLoop.execute { self.terminateOnLoop(condition) } }
     }
+}
+
+/// The local end of a session: called on the session's event loop.
+protocol SessionEndpoint: AnyObject {
+    func deliver(_ stanza: XMLElement)
+    /// Ends the session with this stream error condition.
+    func terminate(condition: String)
+}
+
+private final class ClosureEndpoint: SessionEndpoint {
+    let deliverBody: (XMLElement) -> Void
+    let terminateBody: (String) -> Void
+    init(deliver: @escaping (XMLElement) -> Void, terminate: @escaping (String) -> Void) {
+        deliverBody = deliver
+        terminateBody = terminate
+    }
+    func deliver(_ stanza: XMLElement) { deliverBody(stanza) }
+    func terminate(condition: String) { terminateBody(condition) }
 }
 
 /// What the server knows of a session's presence (RFC 6121 §4): whether it is
