@@ -94,7 +94,30 @@ private final class ClosureEndpoint: SessionEndpoint {
 public struct PresenceState: Sendable {
     public var available = false
     public var priority = 0
-    public var stanza: XMLElement?
+    /// The stanza as broadcast. A stored presence usually ends with the `from` the
+    /// server stamped on it: that attribute is kept as a JID (whose short parts need
+    /// no heap storage) and put back when the stanza is read, so an idle session's
+    /// presence often holds no attribute array or address string at all.
+    public var stanza: XMLElement? {
+        get {
+            guard var stanza = storedStanza else { return nil }
+            if let strippedFrom { stanza.attributes.append((name: "from", value: strippedFrom.description)) }
+            return stanza
+        }
+        set {
+            strippedFrom = nil
+            storedStanza = newValue
+            guard var stanza = newValue, let last = stanza.attributes.last, last.name == "from",
+                  let jid = JID(last.value), jid.description == last.value else { return }
+            stanza.attributes.removeLast()
+            if stanza.attributes.isEmpty { stanza.attributes = [] }   // frees the array
+            storedStanza = stanza
+            strippedFrom = jid
+        }
+    }
+
+    private var storedStanza: XMLElement?
+    private var strippedFrom: JID?
 
     public init(available: Bool = false, priority: Int = 0, stanza: XMLElement? = nil) {
         self.available = available
