@@ -26,7 +26,10 @@ final class C2SConnection: ChannelInboundHandler, TrackedConnection, SessionEndp
         case closed
     }
 
-    let env: C2SEnvironment
+    /// The listener's environment, shared: stored inline, the struct would cost
+    /// every connection a copy of all its fields.
+    private let sharedEnv: C2SEnvironment.Shared
+    var env: C2SEnvironment { _read { yield sharedEnv.value } }
     var state: State = .awaitingStreamHeader
     let parser: XMLStreamParser
     var context: ChannelHandlerContext?
@@ -65,8 +68,13 @@ final class C2SConnection: ChannelInboundHandler, TrackedConnection, SessionEndp
         return logger
     }
 
-    init(env: C2SEnvironment) {
-        self.env = env
+    convenience init(env: C2SEnvironment) {
+        self.init(env: C2SEnvironment.Shared(env))
+    }
+
+    init(env shared: C2SEnvironment.Shared) {
+        self.sharedEnv = shared
+        let env = shared.value
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.socket = StreamSocket(stats: env.stats, maxQueuedStanzas: env.maxQueuedStanzas,
                                    hibernateAfter: env.hibernateAfter, parser: parser)

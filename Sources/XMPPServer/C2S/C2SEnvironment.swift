@@ -36,6 +36,12 @@ public struct C2SEnvironment: Sendable {
 
     public var registry: SessionRegistry { router.registry }
     public var hooks: Hooks { modules.hooks }
+
+    /// One environment shared by reference by every connection of a listener.
+    public final class Shared: Sendable {
+        public let value: C2SEnvironment
+        public init(_ value: C2SEnvironment) { self.value = value }
+    }
 }
 
 /// Reads SCRAM credentials for SASL. SQLite connections are single-threaded, so

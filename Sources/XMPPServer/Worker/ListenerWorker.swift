@@ -61,6 +61,7 @@ public final class ListenerWorker: @unchecked Sendable {
         switch listener.type {
         case .c2s:
             let env = try makeC2SEnvironment(router: router, modules: modules)
+            let sharedEnv = C2SEnvironment.Shared(env)
             // Before authentication the shaper rule is evaluated for the domain alone;
             // C2SConnection re-evaluates it for the user once bound.
             let shaperRate = env.transport.shaperRule == "none" ? nil
@@ -69,7 +70,7 @@ public final class ListenerWorker: @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandlers(env.transport.initialHandlers(shaperRate: shaperRate))
-                    try pipeline.addHandler(C2SConnection(env: env))
+                    try pipeline.addHandler(C2SConnection(env: sharedEnv))
                 }
             }
         case .service:
