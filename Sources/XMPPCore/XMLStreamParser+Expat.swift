@@ -236,8 +236,15 @@ extension XMLStreamParser {
     /// Returns a shared String for a namespace URI: a stream uses a handful of URIs
     /// over and over, and most are too long for Swift's inline small strings, so
     /// reusing one instance saves an allocation per element.
+    ///
+    /// Namespaces every stream uses come from a process-wide table of string literals
+    /// (no heap storage at all); only other URIs are cached per parser, so a connection
+    /// that speaks only common namespaces holds no cache.
     func internNamespace(_ p: UnsafePointer<CChar>, _ len: Int) -> String {
         let bytes = UnsafeRawBufferPointer(start: p, count: len)
+        for entry in wellKnownNamespaces where entry.bytes.count == len {
+            if entry.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, p, len) == 0 }) { return entry.string }
+        }
         for entry in namespaceCache where entry.bytes.count == len {
             if entry.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, p, len) == 0 }) { return entry.string }
         }
@@ -246,3 +253,21 @@ extension XMLStreamParser {
         return s
     }
 }
+
+/// Namespace URIs that most streams use, as string literals (immortal: sharing them
+/// costs no allocation and no reference counting). Immutable once built.
+let wellKnownNamespaces: [(bytes: [UInt8], string: String)] = [
+    XMPPNamespace.client, XMPPNamespace.stream, XMPPNamespace.server, XMPPNamespace.streams,
+    XMPPNamespace.stanzas, XMPPNamespace.sasl, XMPPNamespace.bind, XMPPNamespace.session,
+    XMPPNamespace.tls, XMPPNamespace.xml, "jabber:component:accept",
+    "urn:xmpp:sm:3", "urn:xmpp:sasl-cb:0", "http://jabber.org/protocol/compress",
+    "jabber:iq:roster", "jabber:iq:private", "jabber:iq:register", "jabber:iq:version", "jabber:iq:last",
+    "jabber:x:data", "jabber:x:oob", "vcard-temp", "vcard-temp:x:update",
+    "urn:xmpp:ping", "urn:xmpp:time", "urn:xmpp:delay", "urn:xmpp:receipts", "urn:xmpp:carbons:2",
+    "urn:xmpp:forward:0", "urn:xmpp:blocking", "urn:xmpp:hints", "urn:xmpp:sid:0", "urn:xmpp:csi:0",
+    "urn:xmpp:mam:2", "urn:xmpp:chat-markers:0", "urn:xmpp:idle:1",
+    "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",
+    "http://jabber.org/protocol/caps", "http://jabber.org/protocol/chatstates",
+    "http://jabber.org/protocol/muc", "http://jabber.org/protocol/muc#user",
+    "http://jabber.org/protocol/pubsub", "http://jabber.org/protocol/pubsub#event",
+].map { (bytes: Array($0.utf8), string: $0) }

@@ -170,7 +170,19 @@ public final class XMLStreamParser {
     }
 
     /// `<prefix:stream xmlns:prefix='…' xmlns='…' …>` from the header's declarations.
+    /// The result is shared with every other stream that opened the same way (the
+    /// common c2s, s2s and component headers): a resumable stream then holds no copy.
     static func openingTag(of header: XMLStreamHeader) -> [UInt8] {
+        let tag = buildOpeningTag(of: header)
+        return commonOpeningTags.first(where: { $0 == tag }) ?? tag
+    }
+
+    /// The opening tags of most streams, built once per process.
+    static let commonOpeningTags: [[UInt8]] = ["jabber:client", "jabber:server", "jabber:component:accept"].map {
+        Array("<stream:stream xmlns='\($0)' xmlns:stream='\(XMPPNamespace.stream)'>".utf8)
+    }
+
+    static func buildOpeningTag(of header: XMLStreamHeader) -> [UInt8] {
         var out: [UInt8] = []
         let name = header.prefix.map { "\($0):\(header.name)" } ?? header.name
         XMLEscaping.appendRaw("<" + name, to: &out)

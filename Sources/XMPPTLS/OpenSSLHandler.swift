@@ -109,19 +109,20 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// A memory BIO keeps the largest buffer it ever needed (a 16 KiB record, a
-    /// handshake flight) after it is drained. An idle TLS session should hold no
-    /// buffers (SSL_MODE_RELEASE_BUFFERS does that for OpenSSL's own), so empty
-    /// BIOs that grew past a few KiB are swapped for new ones.
+    /// handshake flight, or just the last read) after it is drained. An idle TLS
+    /// session should hold no buffers (SSL_MODE_RELEASE_BUFFERS does that for
+    /// OpenSSL's own), so a drained BIO that holds one is swapped for a new, empty one.
     private func releaseGrownBIOs() {
-        guard state == .active, BIO_ctrl_pending(networkIn) == 0, BIO_ctrl_pending(networkOut) == 0,
-              Self.allocated(networkIn) > Self.keptBIOBytes || Self.allocated(networkOut) > Self.keptBIOBytes,
-              let newIn = BIO_new(BIO_s_mem()), let newOut = BIO_new(BIO_s_mem()) else { return }
-        SSL_set_bio(ssl, newIn, newOut)   // frees the old pair
-        networkIn = newIn
-        networkOut = newOut
+        guard state == .active else { return }
+        if BIO_ctrl_pending(networkIn) == 0, Self.allocated(networkIn) > 0, let fresh = BIO_new(BIO_s_mem()) {
+            SSL_set0_rbio(ssl, fresh)   // frees the old one
+            networkIn = fresh
+        }
+        if BIO_ctrl_pending(networkOut) == 0, Self.allocated(networkOut) > 0, let fresh = BIO_new(BIO_s_mem()) {
+            SSL_set0_wbio(ssl, fresh)
+            networkOut = fresh
+        }
     }
-
-    private static let keptBIOBytes = 4096
 
     private static func allocated(_ bio: OpaquePointer) -> Int {
         var memory: UnsafeMutablePointer<BUF_MEM>?

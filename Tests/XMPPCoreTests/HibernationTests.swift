@@ -30,6 +30,28 @@ final class HibernationTests: XCTestCase {
         XCTAssertEqual(try events(parser, "</stream:stream>"), [.streamClosed])
     }
 
+    /// The common opening tag is the shared process-wide copy, byte for byte what
+    /// would have been built, and other headers still get their own.
+    func testCommonOpeningTagIsSharedAndIdentical() throws {
+        let common = XMLStreamHeader(defaultNamespace: "jabber:client", attributes: ["to": "localhost"],
+                                     namespaces: ["": "jabber:client", "stream": XMPPNamespace.stream])
+        XCTAssertEqual(XMLStreamParser.openingTag(of: common), XMLStreamParser.buildOpeningTag(of: common))
+        XCTAssertTrue(XMLStreamParser.commonOpeningTags.contains(XMLStreamParser.openingTag(of: common)))
+        let other = XMLStreamHeader(prefix: "s", defaultNamespace: "jabber:client", attributes: [:],
+                                    namespaces: ["": "jabber:client", "s": XMPPNamespace.stream])
+        XCTAssertEqual(String(decoding: XMLStreamParser.openingTag(of: other), as: UTF8.self),
+                       "<s:stream xmlns='jabber:client' xmlns:s='http://etherx.jabber.org/streams'>")
+        // A stream opened with another prefix still resumes after hibernation.
+        let parser = XMLStreamParser(maxStanzaSize: 1000)
+        _ = try events(parser, "<s:stream xmlns='jabber:client' xmlns:s='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
+        XCTAssertTrue(parser.hibernate())
+        let after = try events(parser, "<presence xmlns:x='urn:example:unusual'><x:y/></presence>")
+        guard case .element(let presence)? = after.first else { return XCTFail("\(after)") }
+        XCTAssertEqual(presence.namespace, "jabber:client")
+        XCTAssertEqual(presence.elements.first?.namespace, "urn:example:unusual")
+        XCTAssertEqual(try events(parser, "</s:stream>"), [.streamClosed])
+    }
+
     func testDoesNotHibernateInsideAStanza() throws {
         let parser = XMLStreamParser(maxStanzaSize: 1000)
         _ = try events(parser, header + "<message><body>par")

@@ -7,7 +7,7 @@ import XMPPTransport
 /// One client-to-server TCP connection: bytes in through the streaming parser,
 /// events into the negotiation / session state machine (C2SNegotiation.swift,
 /// C2SSessionStanzas.swift), bytes out. Every method runs on the channel's event loop.
-final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
+final class C2SConnection: ChannelInboundHandler, TrackedConnection, SessionEndpoint, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -26,7 +26,10 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         case closed
     }
 
-    let env: C2SEnvironment
+    /// The listener's environment, shared: stored inline, the struct would cost
+    /// every connection a copy of all its fields.
+    private let sharedEnv: C2SEnvironment.Shared
+    var env: C2SEnvironment { _read { yield sharedEnv.value } }
     var state: State = .awaitingStreamHeader
     let parser: XMLStreamParser
     var context: ChannelHandlerContext?
@@ -35,12 +38,20 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
     var streamHeaderSent = false
     /// TLS is on: from the first byte (`tls.mode = "tls"`) or after STARTTLS.
     var tlsActive: Bool
-    var tlsInfo: TLSHandshakeCompleted?
+    /// Boxed: the struct is large and only TLS connections have one.
+    var tlsInfo: TLSHandshakeCompleted? {
+        get { tlsInfoBox?.value }
+        set { tlsInfoBox = newValue.map(TLSInfoBox.init) }
+    }
+    private var tlsInfoBox: TLSInfoBox?
     /// XEP-0138 compression is on.
     var compressed = false
     /// The client's address: the socket's, or the one a PROXY header gave.
     var clientAddress: SocketAddress?
-    let streamID = C2SConnection.makeStreamID()
+    /// The stream id's random bits; the id text is made when needed (it would be a
+    /// heap string held by every idle session).
+    private let streamIDBits = C2SConnection.makeStreamIDBits()
+    var streamID: String { String(streamIDBits.0, radix: 36) + String(streamIDBits.1, radix: 36) }
     private var negotiationTimer: Scheduled<Void>?
     /// XEP-0198, once the client enabled it.
     var streamManagement: StreamManagementState?
@@ -57,8 +68,13 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         return logger
     }
 
-    init(env: C2SEnvironment) {
-        self.env = env
+    convenience init(env: C2SEnvironment) {
+        self.init(env: C2SEnvironment.Shared(env))
+    }
+
+    init(env shared: C2SEnvironment.Shared) {
+        self.sharedEnv = shared
+        let env = shared.value
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.socket = StreamSocket(stats: env.stats, maxQueuedStanzas: env.maxQueuedStanzas,
                                    hibernateAfter: env.hibernateAfter, parser: parser)
@@ -71,9 +87,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         socket.activate(context, mailboxes: env.mailboxes)
         clientAddress = context.remoteAddress
-        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition, allowResumption in
-            self?.terminate(condition, allowResumption: allowResumption)
-        }
+        env.connections.add(self, on: context.eventLoop)
         negotiationTimer = context.eventLoop.scheduleTask(in: env.negotiationTimeout) { [weak self] in
             self?.failStream("connection-timeout")
         }
@@ -81,7 +95,7 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         negotiationTimer?.cancel()
-        env.connections.remove(ObjectIdentifier(self))
+        env.connections.remove(self)
         socket.deactivate()
         self.context = nil
         switch state {
@@ -279,8 +293,16 @@ final class C2SConnection: ChannelInboundHandler, @unchecked Sendable {
         env.hooks.runSessionClosed(session.jid)
     }
 
-    private static func makeStreamID() -> String {
+    private static func makeStreamIDBits() -> (UInt64, UInt32) {
         var generator = SystemRandomNumberGenerator()
-        return String(generator.next() as UInt64, radix: 36) + String(generator.next() as UInt32, radix: 36)
+        return (generator.next() as UInt64, generator.next() as UInt32)
     }
+
+    /// SessionEndpoint: a session handle ends its session with a stream error.
+    func terminate(condition: String) { failStream(condition) }
+}
+
+private final class TLSInfoBox {
+    let value: TLSHandshakeCompleted
+    init(_ value: TLSHandshakeCompleted) { self.value = value }
 }

@@ -36,6 +36,12 @@ public struct C2SEnvironment: Sendable {
 
     public var registry: SessionRegistry { router.registry }
     public var hooks: Hooks { modules.hooks }
+
+    /// One environment shared by reference by every connection of a listener.
+    public final class Shared: Sendable {
+        public let value: C2SEnvironment
+        public init(_ value: C2SEnvironment) { self.value = value }
+    }
 }
 
 /// Reads SCRAM credentials for SASL. SQLite connections are single-threaded, so
@@ -55,16 +61,23 @@ public final class CredentialSource: @unchecked Sendable {
 
 /// The connections this worker has open, so a drain or shutdown can reach them.
 public final class ConnectionTracker: @unchecked Sendable {
+    /// A connection as the tracker holds it: weakly, and with no closure (a closure
+    /// context would cost every idle connection an allocation).
+    private struct Entry {
+        let loop: EventLoop
+        weak var connection: TrackedConnection?
+    }
+
     private let lock = NIOLock()
-    private var open: [ObjectIdentifier: (EventLoop, (String, Bool) -> Void)] = [:]
+    private var open: [ObjectIdentifier: Entry] = [:]
 
     public init() {}
 
-    func add(_ id: ObjectIdentifier, on loop: EventLoop, terminate: @escaping (_ condition: String, _ allowResumption: Bool) -> Void) {
-        lock.withLock { open[id] = (loop, terminate) }
+    func add(_ connection: TrackedConnection, on loop: EventLoop) {
+        lock.withLock { open[ObjectIdentifier(connection)] = Entry(loop: loop, connection: connection) }
     }
 
-    func remove(_ id: ObjectIdentifier) { _ = lock.withLock { open.removeValue(forKey: id) } }
+    func remove(_ connection: TrackedConnection) { _ = lock.withLock { open.removeValue(forKey: ObjectIdentifier(connection)) } }
 
     public var count: Int { lock.withLock { open.count } }
 
@@ -73,6 +86,16 @@ public final class ConnectionTracker: @unchecked Sendable {
     /// their clients resume them in the worker that replaces this one.
     public func terminateAll(condition: String, allowResumption: Bool = false) {
         let all = lock.withLock { Array(open.values) }
-        for (loop, terminate) in all { loop.execute { terminate(condition, allowResumption) } }
+        for entry in all {
+            entry.loop.execute { [weak connection = entry.connection] in
+                connection?.terminate(condition, allowResumption: allowResumption)
+            }
+        }
     }
+}
+
+/// A connection the worker can end (drain deadline, shutdown).
+protocol TrackedConnection: AnyObject {
+    /// Called on the connection's event loop.
+    func terminate(_ condition: String, allowResumption: Bool)
 }

@@ -290,9 +290,7 @@ extension C2SConnection {
             return
         }
         let session = SessionHandle(jid: full, eventLoop: context.eventLoop,
-                                    mailbox: env.mailboxes.mailbox(for: context.eventLoop),
-                                    deliver: { [weak self] stanza in self?.deliver(stanza) },
-                                    terminate: { [weak self] condition in self?.failStream(condition) })
+                                    mailbox: env.mailboxes.mailbox(for: context.eventLoop), connection: self)
         // RFC 6120 §7.7.2.2: a bind of an already-bound full JID replaces the old session.
         if let replaced = env.registry.bind(session, at: Date().timeIntervalSince1970) {
             replaced.terminate(condition: "conflict")

@@ -29,7 +29,7 @@ struct ComponentEnvironment: Sendable {
 /// following MongooseIM's mongoose_component_connection.erl state by state:
 /// stream header → handshake → established. Every method runs on the channel's
 /// event loop.
-final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
+final class ComponentConnection: ChannelInboundHandler, TrackedConnection, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -69,9 +69,7 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
         self.context = context
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         socket.activate(context, mailboxes: nil)
-        env.connections.add(ObjectIdentifier(self), on: context.eventLoop) { [weak self] condition, _ in
-            self?.failStream(condition)
-        }
+        env.connections.add(self, on: context.eventLoop)
         handshakeTimer = context.eventLoop.scheduleTask(in: env.handshakeTimeout) { [weak self] in
             self?.failStream("connection-timeout")
         }
@@ -81,7 +79,7 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
         handshakeTimer?.cancel()
         if case .established(let handle) = state { ended(handle) }
         state = .closed
-        env.connections.remove(ObjectIdentifier(self))
+        env.connections.remove(self)
         socket.deactivate()
         self.context = nil
     }
@@ -307,4 +305,9 @@ final class ComponentConnection: ChannelInboundHandler, @unchecked Sendable {
     private static func makeStreamID() -> String {
         ComponentConnection.hex(SASLCrypto.randomBytes(12))
     }
+}
+
+extension ComponentConnection {
+    /// TrackedConnection: a component has no resumable session to keep.
+    func terminate(_ condition: String, allowResumption: Bool) { failStream(condition) }
 }

@@ -74,7 +74,9 @@ final class StreamSocket {
         if inReadCycle {
             needsFlush = true
         } else if !flushDeferred {
-            if mailbox?.deferFlush({ [weak self] in self?.flushNow() }) == true {
+            // Held strongly until the batch ends (a weak capture would give this object
+            // a weak-reference side table for the rest of its life).
+            if mailbox?.deferFlush({ self.flushNow() }) == true {
                 flushDeferred = true
             } else {
                 context.flush()

@@ -12,8 +12,10 @@ public final class SessionHandle: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// nil for a session of this worker; else the pid of the worker holding it.
     public let peer: Int32?
-    private let deliverOnLoop: (XMLElement) -> Void
-    private let terminateOnLoop: (String) -> Void
+    /// Where deliveries go: a connection, held weakly (no closure contexts per
+    /// session), or a wrapper of the closures given to the closure initialiser.
+    private weak var connection: SessionEndpoint?
+    private let closures: ClosureEndpoint?
 
     /// Guarded by the SessionRegistry lock.
     var presence = PresenceState()
@@ -30,8 +32,26 @@ public final class SessionHandle: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.mailbox = mailbox
         self.peer = peer
-        self.deliverOnLoop = deliver
-        self.terminateOnLoop = terminate
+        self.closures = ClosureEndpoint(deliver: deliver, terminate: terminate)
+    }
+
+    /// A session of a local connection: deliveries and terminations go to `connection`
+    /// while it exists (it is held weakly), and are dropped after.
+    init(jid: JID, eventLoop: EventLoop, mailbox: LoopMailbox?, connection: SessionEndpoint) {
+        self.jid = jid
+        self.eventLoop = eventLoop
+        self.mailbox = mailbox
+        self.peer = nil
+        self.connection = connection
+        self.closures = nil
+    }
+
+    private func deliverOnLoop(_ stanza: XMLElement) {
+        if let closures { closures.deliver(stanza) } else { connection?.deliver(stanza) }
+    }
+
+    private func terminateOnLoop(_ condition: String) {
+        if let closures { closures.terminate(condition: condition) } else { connection?.terminate(condition: condition) }
     }
 
     public func deliver(_ stanza: XMLElement) {
@@ -50,13 +70,54 @@ public final class SessionHandle: @unchecked Sendable {
     }
 }
 
+/// The local end of a session: called on the session's event loop.
+protocol SessionEndpoint: AnyObject {
+    func deliver(_ stanza: XMLElement)
+    /// Ends the session with this stream error condition.
+    func terminate(condition: String)
+}
+
+private final class ClosureEndpoint: SessionEndpoint {
+    let deliverBody: (XMLElement) -> Void
+    let terminateBody: (String) -> Void
+    init(deliver: @escaping (XMLElement) -> Void, terminate: @escaping (String) -> Void) {
+        deliverBody = deliver
+        terminateBody = terminate
+    }
+    func deliver(_ stanza: XMLElement) { deliverBody(stanza) }
+    func terminate(condition: String) { terminateBody(condition) }
+}
+
 /// What the server knows of a session's presence (RFC 6121 §4): whether it is
 /// available, its priority, and the last available presence it broadcast (sent to
 /// contacts that probe, and replicated to the other workers with it).
 public struct PresenceState: Sendable {
     public var available = false
     public var priority = 0
-    public var stanza: XMLElement?
+    /// The stanza as broadcast. A stored presence usually ends with the `from` the
+    /// server stamped on it: that attribute is kept as a JID (whose short parts need
+    /// no heap storage) and put back when the stanza is read, so an idle session's
+    /// presence often holds no attribute array or address string at all.
+    public var stanza: XMLElement? {
+        get {
+            guard var stanza = storedStanza else { return nil }
+            if let strippedFrom { stanza.attributes.append((name: "from", value: strippedFrom.description)) }
+            return stanza
+        }
+        set {
+            strippedFrom = nil
+            storedStanza = newValue
+            guard var stanza = newValue, let last = stanza.attributes.last, last.name == "from",
+                  let jid = JID(last.value), jid.description == last.value else { return }
+            stanza.attributes.removeLast()
+            if stanza.attributes.isEmpty { stanza.attributes = [] }   // frees the array
+            storedStanza = stanza
+            strippedFrom = jid
+        }
+    }
+
+    private var storedStanza: XMLElement?
+    private var strippedFrom: JID?
 
     public init(available: Bool = false, priority: Int = 0, stanza: XMLElement? = nil) {
         self.available = available

@@ -18,7 +18,7 @@ public final class SessionRegistry: @unchecked Sendable {
     }
 
     private let lock = NIOLock()
-    private var byBareJID: [JID: [String: Entry]] = [:]
+    private var byBareJID: [JID: ResourceTable<Entry>] = [:]
     /// Told of every local change, under the lock.
     var replicator: SessionReplicator?
 
@@ -32,7 +32,7 @@ public final class SessionRegistry: @unchecked Sendable {
         let resource = handle.jid.resource ?? ""
         return lock.withLock {
             let old = byBareJID[handle.jid.bare]?[resource]
-            byBareJID[handle.jid.bare, default: [:]][resource] = Entry(handle: handle, peer: nil, boundAt: boundAt)
+            byBareJID[handle.jid.bare, default: ResourceTable()][resource] = Entry(handle: handle, peer: nil, boundAt: boundAt)
             replicator?.replicate(.bound(handle.jid, handle.presence, boundAt: boundAt))
             return old?.handle
         }
@@ -61,7 +61,7 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock {
             var local: [(JID, PresenceState, Double)] = []
             for resources in byBareJID.values {
-                for entry in resources.values where entry.peer == nil {
+                for entry in resources where entry.peer == nil {
                     local.append((entry.handle.jid, entry.handle.presence, entry.boundAt))
                 }
             }
@@ -85,7 +85,7 @@ public final class SessionRegistry: @unchecked Sendable {
             let old = byBareJID[jid.bare]?[resource]
             let handle = makeHandle()
             handle.presence = presence
-            byBareJID[jid.bare, default: [:]][resource] = Entry(handle: handle, peer: peer, boundAt: boundAt)
+            byBareJID[jid.bare, default: ResourceTable()][resource] = Entry(handle: handle, peer: peer, boundAt: boundAt)
             if let old, old.peer == nil { return old.handle }
             return nil
         }
@@ -107,9 +107,9 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock {
             var gone: [JID] = []
             for (bare, resources) in byBareJID {
-                for (resource, entry) in resources where entry.peer == peer {
+                for entry in resources where entry.peer == peer {
                     if entry.handle.isAvailable { gone.append(entry.handle.jid) }
-                    byBareJID[bare]![resource] = nil
+                    byBareJID[bare]![entry.handle.jid.resource ?? ""] = nil
                 }
                 if byBareJID[bare]!.isEmpty { byBareJID[bare] = nil }
             }
@@ -132,14 +132,14 @@ public final class SessionRegistry: @unchecked Sendable {
     }
 
     public func sessions(of bareJID: JID) -> [SessionHandle] {
-        lock.withLock { byBareJID[bareJID.bare].map { $0.values.map(\.handle) } ?? [] }
+        lock.withLock { byBareJID[bareJID.bare].map { $0.map(\.handle) } ?? [] }
     }
 
     /// RFC 6121 §8.5.2.1.1: a message to a bare JID goes to the available resources
     /// with the highest non-negative priority.
     public func messageRecipients(of bareJID: JID) -> [SessionHandle] {
         lock.withLock {
-            guard let all = byBareJID[bareJID.bare]?.values else { return [] }
+            guard let all = byBareJID[bareJID.bare] else { return [] }
             let candidates = all.map(\.handle).filter { $0.isAvailable && $0.priority >= 0 }
             guard let top = candidates.map(\.priority).max() else { return [] }
             return candidates.filter { $0.priority == top }
@@ -148,17 +148,17 @@ public final class SessionRegistry: @unchecked Sendable {
 
     /// Available resources of a user (targets of presence broadcast to self).
     public func availableSessions(of bareJID: JID) -> [SessionHandle] {
-        lock.withLock { byBareJID[bareJID.bare]?.values.map(\.handle).filter(\.isAvailable) ?? [] }
+        lock.withLock { byBareJID[bareJID.bare]?.map(\.handle).filter(\.isAvailable) ?? [] }
     }
 
     public func localSessionJIDs() -> [JID] {
-        lock.withLock { byBareJID.values.flatMap { $0.values.filter { $0.peer == nil }.map(\.handle.jid) } }
+        lock.withLock { byBareJID.values.flatMap { $0.filter { $0.peer == nil }.map(\.handle.jid) } }
     }
 
     /// The last available presence of each available resource of a user (for probes).
     public func availablePresences(of bareJID: JID) -> [XMLElement] {
         lock.withLock {
-            byBareJID[bareJID.bare]?.values.compactMap { $0.handle.isAvailable ? $0.handle.presence.stanza : nil } ?? []
+            byBareJID[bareJID.bare]?.compactMap { $0.handle.isAvailable ? $0.handle.presence.stanza : nil } ?? []
         }
     }
 
@@ -175,4 +175,94 @@ enum RegistryChange {
 protocol SessionReplicator: AnyObject {
     /// Called under the registry lock: must only enqueue, never block or re-enter.
     func replicate(_ change: RegistryChange)
+}
+
+/// The sessions of one bare JID by resource. Nearly every user has one session, and
+/// a dictionary per user would cost each of them a separate hash table: one entry
+/// is stored inline, a dictionary only from the second resource on.
+struct ResourceTable<Value>: Sequence {
+    private enum Storage {
+        case empty
+        case one(String, Value)
+        case many([String: Value])
+    }
+
+    private var storage = Storage.empty
+
+    init() {}
+
+    var isEmpty: Bool {
+        switch storage {
+        case .empty: return true
+        case .one: return false
+        case .many(let all): return all.isEmpty
+        }
+    }
+
+    var count: Int {
+        switch storage {
+        case .empty: return 0
+        case .one: return 1
+        case .many(let all): return all.count
+        }
+    }
+
+    subscript(resource: String) -> Value? {
+        get {
+            switch storage {
+            case .empty: return nil
+            case .one(let key, let value): return key == resource ? value : nil
+            case .many(let all): return all[resource]
+            }
+        }
+        set {
+            switch (storage, newValue) {
+            case (.empty, nil):
+                return
+            case (.empty, let value?):
+                storage = .one(resource, value)
+            case (.one(let key, _), nil):
+                if key == resource { storage = .empty }
+            case (.one(let key, let old), let value?):
+                storage = key == resource ? .one(key, value) : .many([key: old, resource: value])
+            case (.many(var all), _):
+                storage = .empty   // keep the dictionary uniquely referenced while it changes
+                all[resource] = newValue
+                if all.count == 1, let (key, value) = all.first {
+                    storage = .one(key, value)
+                } else {
+                    storage = all.isEmpty ? .empty : .many(all)
+                }
+            }
+        }
+    }
+
+    func makeIterator() -> Iterator {
+        switch storage {
+        case .empty: return Iterator(base: .one(nil))
+        case .one(_, let value): return Iterator(base: .one(value))
+        case .many(let all): return Iterator(base: .many(all.values.makeIterator()))
+        }
+    }
+
+    struct Iterator: IteratorProtocol {
+        fileprivate enum Base {
+            case one(Value?)
+            case many(Dictionary<String, Value>.Values.Iterator)
+        }
+
+        fileprivate var base: Base
+
+        mutating func next() -> Value? {
+            switch base {
+            case .one(let value):
+                base = .one(nil)
+                return value
+            case .many(var iterator):
+                let value = iterator.next()
+                base = .many(iterator)
+                return value
+            }
+        }
+    }
 }

@@ -65,6 +65,7 @@ public final class ListenerWorker: @unchecked Sendable {
         switch listener.type {
         case .c2s:
             let env = try makeC2SEnvironment(router: router, modules: modules)
+            let sharedEnv = C2SEnvironment.Shared(env)
             // Before authentication the shaper rule is evaluated for the domain alone;
             // C2SConnection re-evaluates it for the user once bound.
             let shaperRate = env.transport.shaperRule == "none" ? nil
@@ -73,7 +74,7 @@ public final class ListenerWorker: @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandlers(env.transport.initialHandlers(shaperRate: shaperRate))
-                    try pipeline.addHandler(C2SConnection(env: env))
+                    try pipeline.addHandler(C2SConnection(env: sharedEnv))
                 }
             }
         case .service:
@@ -94,9 +95,10 @@ public final class ListenerWorker: @unchecked Sendable {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .childChannelInitializer(initializer)
         // Read buffers start small and adapt: NIO keeps a channel's last one for
-        // reuse, so an idle session holds one of these (1 KiB instead of 2 KiB).
+        // reuse (and never shrinks it), so an idle session holds one of these. Logins
+        // and most stanzas fit 256 bytes; a larger read doubles the size at once.
         bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator,
-                                                 value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 1024, maximum: 65536))
+                                                 value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 256, maximum: 65536))
         if (listener.c2s?.shaper ?? listener.service?.shaperRule ?? "none") != "none" {
             // A shaper pauses reads; small reads keep a burst from outrunning it
             // (NIO would otherwise take up to 4 x 64 KiB in one read cycle).

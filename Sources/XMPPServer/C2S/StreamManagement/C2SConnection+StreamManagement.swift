@@ -137,9 +137,14 @@ extension C2SConnection {
         env.resumption.resume(ResumeRequest(
             resumptionID: id, user: user.bare, clientHandled: h,
             adopt: { [weak self] handover in
-                let session = SessionHandle(jid: handover.jid, eventLoop: loop, mailbox: mailbox,
-                                            deliver: { [weak self] stanza in self?.deliver(stanza) },
-                                            terminate: { [weak self] condition in self?.failStream(condition) })
+                let session: SessionHandle
+                if let self {
+                    session = SessionHandle(jid: handover.jid, eventLoop: loop, mailbox: mailbox, connection: self)
+                } else {
+                    // The connection is gone already: the session's deliveries go nowhere.
+                    session = SessionHandle(jid: handover.jid, eventLoop: loop, mailbox: mailbox,
+                                            deliver: { _ in }, terminate: { _ in })
+                }
                 session.presence = handover.presence
                 // Before the bind: stanzas for the session queue behind the handover.
                 mailbox.post { [weak self] in
