@@ -391,11 +391,8 @@ def test_mam_options_are_checked(tmp_path):
 
 
 def test_carbons_without_mam(tmp_path):
-    a, b = free_port(), free_port()
-    instance = Server(tmp_path, two_c2s_listeners(a, b), extra="[modules.mod_carboncopy]\n")
-    instance.start()
-    for user in ("alice", "bob"):
-        instance.register(user, "secret")
+    instance = start_two_listeners(tmp_path, extra="[modules.mod_carboncopy]\n", users=("alice", "bob"))
+    a, b = instance.port_a, instance.port_b
     one = login(a, "alice@localhost/one")
     two = login(b, "alice@localhost/two")
     bob = login(b, "bob@localhost/b")
@@ -420,16 +417,13 @@ def test_carbons_without_mam(tmp_path):
 
 
 def test_mam_limits_and_bad_queries(tmp_path):
-    a, b = free_port(), free_port()
-    instance = Server(tmp_path, two_c2s_listeners(a, b), extra="""
+    instance = start_two_listeners(tmp_path, extra="""
 [modules.mod_mam]
   default_result_limit = 2
   max_result_limit = 3
   no_stanzaid_element = true
-""")
-    instance.start()
-    for user in ("alice", "bob"):
-        instance.register(user, "secret")
+""", users=("alice", "bob"))
+    a, b = instance.port_a, instance.port_b
     alice = login(a, "alice@localhost/a")
     bob = login(b, "bob@localhost/b")
     try:

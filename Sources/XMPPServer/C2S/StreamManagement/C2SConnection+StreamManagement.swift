@@ -48,7 +48,7 @@ extension C2SConnection {
         streamManagement = StreamManagementState(settings: settings, resumptionID: id)
         var enabled = SM.element("enabled")
         if let id, let loop = context?.eventLoop {
-            env.resumption.register(id, user: session.jid.bare, connection: self, on: loop)
+            env.resumption.register(id, connection: self, on: loop)
             enabled[attribute: "id"] = id
             enabled[attribute: "resume"] = "true"
             enabled[attribute: "max"] = String(settings.resumeTimeout)
@@ -81,7 +81,7 @@ extension C2SConnection {
             return
         }
         logger.info("connection lost; session \(session.jid) kept \(sm.settings.resumeTimeout) s for resumption")
-        env.resumption.setSuspended(id, true)
+        env.resumption.markSuspended(id)
         parser.hibernate()
         suspendTimer = session.eventLoop.scheduleTask(in: .seconds(Int64(sm.settings.resumeTimeout))) { [self] in
             logger.info("session \(session.jid) was not resumed in time")
@@ -179,7 +179,7 @@ extension C2SConnection {
         streamManagement = sm
         state = .established(session)
         negotiationFinished()
-        env.resumption.register(handover.resumptionID, user: session.jid.bare, connection: self, on: session.eventLoop)
+        env.resumption.register(handover.resumptionID, connection: self, on: session.eventLoop)
         logger.info("session \(session.jid) resumed; resending \(handover.unacked.count) unacked stanzas")
         sendNonza(SM.element("resumed", ["h": String(handover.handledInbound), "previd": handover.resumptionID]))
         for stanza in handover.unacked { send(stanza) }

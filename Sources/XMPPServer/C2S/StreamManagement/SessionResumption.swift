@@ -27,8 +27,8 @@ struct ResumeRequest {
 /// connection keep their order, so the holder's later `route` frames for the
 /// session arrive after the handover and find it bound here.
 public final class SessionResumption: @unchecked Sendable {
+    /// Whose session it is, the connection checks when asked to hand it over.
     private struct Entry {
-        var user: JID
         var eventLoop: EventLoop
         /// Strong: a suspended session has no channel to keep its connection alive.
         var connection: C2SConnection
@@ -57,12 +57,13 @@ public final class SessionResumption: @unchecked Sendable {
 
     // MARK: this worker's sessions (called on the session's loop)
 
-    func register(_ id: String, user: JID, connection: C2SConnection, on loop: EventLoop) {
-        lock.withLock { entries[id] = Entry(user: user, eventLoop: loop, connection: connection) }
+    func register(_ id: String, connection: C2SConnection, on loop: EventLoop) {
+        lock.withLock { entries[id] = Entry(eventLoop: loop, connection: connection) }
     }
 
-    func setSuspended(_ id: String, _ isSuspended: Bool) {
-        _ = lock.withLock { isSuspended ? suspended.insert(id).inserted : (suspended.remove(id) != nil) }
+    /// The session's connection is gone; `remove` (resumed elsewhere or ended) clears it.
+    func markSuspended(_ id: String) {
+        _ = lock.withLock { suspended.insert(id) }
     }
 
     /// The session ended for good; with `stale_h`, its `h` is kept for late resumes.
@@ -100,7 +101,7 @@ public final class SessionResumption: @unchecked Sendable {
         }
         let timeout = mesh.eventLoop.scheduleTask(in: .seconds(10)) { [weak self] () -> Void in
             // A handover arriving later finds no request: that session is lost.
-            self?.finish(token, handover: nil, peer: nil)
+            self?.finish(token, handover: nil)
         }
         lock.withLock { pending[token]?.timeout = timeout }
         let ask = XMLElement(name: "sm-takeover", namespace: MeshFrame.namespace, attributes: [
@@ -122,10 +123,10 @@ public final class SessionResumption: @unchecked Sendable {
             pending[token] = entry
             return entry.awaiting <= 0
         }
-        if done { finish(token, handover: nil, peer: nil) }
+        if done { finish(token, handover: nil) }
     }
 
-    private func finish(_ token: String, handover: SessionHandover?, peer: Int32?) {
+    private func finish(_ token: String, handover: SessionHandover?) {
         guard let entry = lock.withLock({ pending.removeValue(forKey: token) }) else { return }
         entry.timeout?.cancel()
         if let handover {
@@ -163,10 +164,10 @@ public final class SessionResumption: @unchecked Sendable {
                 fail: { stale in notHere(stale) })
             entry.eventLoop.execute { entry.connection.handOver(to: request) }
         }
-        mesh.addFrameHandler(SessionHandover.frameName) { [weak self] frame, peer, _ in
+        mesh.addFrameHandler(SessionHandover.frameName) { [weak self] frame, _, _ in
             guard let self, let token = frame[attribute: "req"] else { return }
             guard let handover = SessionHandover(frame: frame) else { return self.answered(token, staleH: nil) }
-            self.finish(token, handover: handover, peer: peer)
+            self.finish(token, handover: handover)
         }
         mesh.addFrameHandler("sm-failed") { [weak self] frame, _, _ in
             guard let self, let token = frame[attribute: "req"] else { return }
