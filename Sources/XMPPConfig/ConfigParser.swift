@@ -164,7 +164,8 @@ struct ConfigParser {
         guard let daemon = try root.table("xmppd") else {
             return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory), configDirectory: baseDirectory)
         }
-        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates", "worker_threads"])
+        try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates", "worker_threads",
+                                   "compact_tls_sessions"])
         let stateDir = try daemon.string("state_dir", expected: "a directory path") ?? "../var"
         guard !stateDir.isEmpty else { throw daemon.badValue("state_dir", .string(stateDir), "a directory path") }
         return DaemonConfig(
@@ -173,6 +174,7 @@ struct ConfigParser {
             workerRestartBackoffMs: try daemon.int("worker_restart_backoff", .positive) ?? 500,
             generateCertificates: try daemon.bool("generate_certificates") ?? false,
             workerThreads: try daemon.int("worker_threads", .positive),
+            compactTLSSessions: try daemon.bool("compact_tls_sessions") ?? true,
             configDirectory: baseDirectory)
     }
 }

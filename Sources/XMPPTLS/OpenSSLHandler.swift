@@ -8,18 +8,29 @@ import NIOCore
 /// STARTTLS: add it at the front of the pipeline right after `<proceed/>` was written (the
 /// client sends nothing until it has read `<proceed/>`). Direct TLS: add it in the initializer.
 /// Fires `TLSHandshakeCompleted` on success, `TLSError.handshakeFailed(reason)` then close on failure.
+///
+/// A server context with `compactSessions` runs only the handshake in OpenSSL when TLS 1.3 is
+/// negotiated with an AES-GCM or ChaCha20-Poly1305 suite: it then frees the SSL object and
+/// protects records with `TLS13Session` (state `.compact`). To know the record sequence
+/// numbers at that moment, the handshake is fed to OpenSSL one record at a time.
 public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    enum State { case idle, handshaking, active, closed }
+    enum State { case idle, handshaking, active, compact, closed }
 
     private let tlsContext: TLSContext
-    private let ssl: OpaquePointer
+    /// nil once the session is compact; the two BIOs belong to it and go with it.
+    private var ssl: OpaquePointer?
     private var networkIn: OpaquePointer
     private var networkOut: OpaquePointer
+    /// Server side with `compactSessions`, until the handshake ends.
+    private var secretCapture: TrafficSecretCapture?
+    private var handshakeRecords = RecordBoundary()
+    /// The record layer after compaction.
+    private var session: TLS13Session?
     private let isServer: Bool
     private var state = State.idle
     /// Writes made before the handshake finished; sent, in order, once it has.
@@ -40,12 +51,18 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         tlsContext = context
         isServer = context.configuration.role == .server
         // SSL_new / BIO_new only fail on allocation failure.
-        ssl = SSL_new(context.ctx)!
+        let ssl = SSL_new(context.ctx)!
+        self.ssl = ssl
         networkIn = BIO_new(BIO_s_mem())!
         networkOut = BIO_new(BIO_s_mem())!
         SSL_set_bio(ssl, networkIn, networkOut)   // ssl owns both BIOs now
         if isServer {
             SSL_set_accept_state(ssl)
+            if context.compactSessions {
+                let capture = TrafficSecretCapture()
+                capture.attach(to: ssl)
+                secretCapture = capture
+            }
         } else {
             SSL_set_connect_state(ssl)
             if let host = serverHostname {
@@ -55,14 +72,25 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    deinit { SSL_free(ssl) }
+    deinit {
+        if let ssl { SSL_free(ssl) }
+        secretCapture?.clear()
+    }
 
     /// RFC 9266 tls-exporter of this connection, nil before the handshake.
-    public func tlsExporter() -> [UInt8]? { state == .active ? ConnectionInfo.tlsExporter(ssl) : nil }
+    public func tlsExporter() -> [UInt8]? { handshakeCompleted?.tlsExporter }
 
     /// RFC 5929 tls-server-end-point of this connection, nil before the handshake.
-    public func tlsServerEndPoint() -> [UInt8]? {
-        state == .active ? ConnectionInfo.tlsServerEndPoint(ssl, isServer: isServer) : nil
+    public func tlsServerEndPoint() -> [UInt8]? { handshakeCompleted?.tlsServerEndPoint }
+
+    /// True once OpenSSL's per-connection state is gone and `TLS13Session` protects the records.
+    public var isCompact: Bool { session != nil }
+
+    /// TLS 1.3 with OpenSSL: sends a KeyUpdate with the next write (asking the peer to update
+    /// its sending key too when `requestingPeer`). The tests play such a client with it.
+    func scheduleKeyUpdate(requestingPeer: Bool) -> Bool {
+        guard let ssl, state == .active else { return false }
+        return SSL_key_update(ssl, requestingPeer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) == 1
     }
 
     // MARK: lifecycle
@@ -97,11 +125,22 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     // MARK: inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        guard state != .closed else { return }
+        var buffer = unwrapInboundIn(data)
+        switch state {
+        case .closed: return
+        case .compact: receiveCompact(context, &buffer); return
+        case .idle: state = .handshaking
+        case .handshaking, .active: break
+        }
+        if state == .handshaking, secretCapture != nil {
+            feedHandshakeRecords(context, &buffer)
+            if state == .compact, buffer.readableBytes > 0 { receiveCompact(context, &buffer) }
+            if state != .active { return }
+        }
         // A memory BIO grows as needed: this write takes everything.
-        _ = buffer.withUnsafeReadableBytes { BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
-        if state == .idle { state = .handshaking }
+        if buffer.readableBytes > 0 {
+            _ = buffer.withUnsafeReadableBytes { BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
+        }
         if state == .handshaking { doHandshake(context) }
         // The handshake's last flight may carry application data right behind it.
         if state == .active { readPlaintext(context) }
@@ -113,7 +152,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// session should hold no buffers (SSL_MODE_RELEASE_BUFFERS does that for
     /// OpenSSL's own), so a drained BIO that holds one is swapped for a new, empty one.
     private func releaseGrownBIOs() {
-        guard state == .active else { return }
+        guard state == .active, let ssl else { return }
         if BIO_ctrl_pending(networkIn) == 0, Self.allocated(networkIn) > 0, let fresh = BIO_new(BIO_s_mem()) {
             SSL_set0_rbio(ssl, fresh)   // frees the old one
             networkIn = fresh
@@ -130,13 +169,35 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         return memory.map { Int($0.pointee.max) } ?? 0
     }
 
+    /// Gives OpenSSL the handshake one record at a time, until it completes (or fails).
+    private func feedHandshakeRecords(_ context: ChannelHandlerContext, _ buffer: inout ByteBuffer) {
+        while buffer.readableBytes > 0, state == .handshaking {
+            let (length, endsRecord) = handshakeRecords.advance(over: buffer)
+            let piece = buffer.readSlice(length: length)!
+            _ = piece.withUnsafeReadableBytes { BIO_write(networkIn, $0.baseAddress, Int32($0.count)) }
+            if endsRecord { doHandshake(context) }
+        }
+    }
+
     private func doHandshake(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
-            state = .active
-            writeNetworkOutput(context, flush: true)
-            let info = ConnectionInfo.handshakeCompleted(ssl, isServer: isServer)
+            var info = ConnectionInfo.handshakeCompleted(ssl, isServer: isServer)
+            // This call's output is what the server sends after its handshake: session tickets.
+            let output = drainNetworkOutput(context)
+            if let compact = compactSession(ssl, recordsSent: output.map(RecordBoundary.count) ?? 0) {
+                session = compact
+                self.ssl = nil
+                SSL_free(ssl)
+                state = .compact
+                info.compactRecordLayer = true
+            } else {
+                state = .active
+            }
             handshakeCompleted = info
+            if let output { context.write(wrapOutboundOut(output), promise: nil); context.flush() }
+            releaseGrownBIOs()
             context.fireUserInboundEventTriggered(info)
             sendBufferedWrites(context)
             return
@@ -156,7 +217,52 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// The record layer that replaces `ssl`, when this connection can be compacted: TLS 1.3,
+    /// a suite `TLS13Session` implements, both secrets seen, and nothing left inside OpenSSL.
+    /// The client's next record is its first under the application key (sequence 0); ours
+    /// continues after the `recordsSent` records just written.
+    private func compactSession(_ ssl: OpaquePointer, recordsSent: Int) -> TLS13Session? {
+        guard let capture = secretCapture else { return nil }
+        defer {
+            _ = SSL_set_ex_data(ssl, 0, nil)
+            capture.clear()
+            secretCapture = nil
+        }
+        guard SSL_version(ssl) == TLS1_3_VERSION, let cipher = SSL_get_current_cipher(ssl),
+              let suite = TLS13CipherSuite.named(code: SSL_CIPHER_get_protocol_id(cipher)),
+              let client = capture.client, let server = capture.server,
+              handshakeRecords.atBoundary, BIO_ctrl_pending(networkIn) == 0, SSL_pending(ssl) == 0 else { return nil }
+        return TLS13Session(suite: suite, readSecret: client, writeSecret: server, writeSequence: UInt64(recordsSent))
+    }
+
+    /// Decrypts with `TLS13Session`; a bad record gets its alert, then the connection closes.
+    private func receiveCompact(_ context: ChannelHandlerContext, _ buffer: inout ByteBuffer) {
+        do {
+            let received = try session!.receive(&buffer, allocator: context.channel.allocator)
+            if let reply = received.reply { context.writeAndFlush(wrapOutboundOut(reply), promise: nil) }
+            if let plaintext = received.plaintext { context.fireChannelRead(wrapInboundOut(plaintext)) }
+            if received.closed, state == .compact {
+                // As with OpenSSL: answer close_notify with ours and close.
+                sendCloseNotify(context)
+                state = .closed
+                context.close(promise: nil)
+            }
+        } catch {
+            let alert = error as? TLS13Alert ?? .decodeError("\(error)")
+            if let code = alert.code {
+                var out = context.channel.allocator.buffer(capacity: 32)
+                session!.appendAlert(code, into: &out)
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            }
+            closeNotifySent = true
+            state = .closed
+            context.fireErrorCaught(TLSError.protocolError(alert.description))
+            context.close(promise: nil)
+        }
+    }
+
     private func verifyFailureText() -> String? {
+        guard let ssl else { return nil }
         let result = SSL_get_verify_result(ssl)
         return result == X509_V_OK ? nil : String(cString: X509_verify_cert_error_string(result))
     }
@@ -164,6 +270,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Decrypts everything OpenSSL can into one buffer and passes it on: one allocation and one
     /// fireChannelRead per network read, however many records it held.
     private func readPlaintext(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
         let pending = BIO_ctrl_pending(networkIn)
         var plaintext = context.channel.allocator.buffer(capacity: max(Self.recordSize, Int(pending)))
         var outcome: Int32 = SSL_ERROR_NONE
@@ -203,6 +310,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch state {
         case .idle, .handshaking: bufferedWrites.append((buffer, promise))
         case .active: encryptAndWrite(context, buffer, promise: promise)
+        case .compact: sealAndWrite(context, buffer, promise: promise)
         case .closed: promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }
@@ -210,13 +318,22 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
     public func flush(context: ChannelHandlerContext) {
         switch state {
         case .idle, .handshaking: flushRequested = true
-        case .active, .closed: context.flush()
+        case .active, .compact, .closed: context.flush()
         }
     }
 
     /// The promise completes when the ciphertext write does, so NIO's writability and the
     /// caller's back-pressure see the real socket.
+    private func sealAndWrite(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard buffer.readableBytes > 0 else { context.write(wrapOutboundOut(buffer), promise: promise); return }
+        var out = context.channel.allocator.buffer(capacity: buffer.readableBytes + TLS13Session.overhead(for: buffer.readableBytes))
+        session!.seal(buffer, into: &out)
+        context.write(wrapOutboundOut(out), promise: promise)
+    }
+
     private func encryptAndWrite(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        if state == .compact { return sealAndWrite(context, buffer, promise: promise) }
+        guard let ssl else { promise?.fail(ChannelError.ioOnClosedChannel); return }
         var buffer = buffer
         while buffer.readableBytes > 0 {
             let written = buffer.withUnsafeReadableBytes { ptr in
@@ -257,14 +374,22 @@ public final class OpenSSLHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.close(mode: .output, promise: promise)
         case .all:
             sendCloseNotify(context)
-            if state != .active { failBufferedWrites(ChannelError.ioOnClosedChannel) }
+            if state != .active && state != .compact { failBufferedWrites(ChannelError.ioOnClosedChannel) }
             state = .closed
             context.close(mode: .all, promise: promise)
         }
     }
 
     private func sendCloseNotify(_ context: ChannelHandlerContext) {
-        guard state == .active, !closeNotifySent else { return }
+        guard !closeNotifySent else { return }
+        if state == .compact {
+            closeNotifySent = true
+            var out = context.channel.allocator.buffer(capacity: 32)
+            session!.appendAlert(0, into: &out)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            return
+        }
+        guard state == .active, let ssl else { return }
         closeNotifySent = true
         _ = SSL_shutdown(ssl)   // 0 = sent, peer's not yet seen: we do not wait for it
         OpenSSLErrors.clear()

@@ -61,6 +61,9 @@ public struct TLSConfiguration: Sendable, Equatable {
     public var verification: TLSPeerVerification
     /// PEM CRLs; when non-empty the peer's certificate is checked against them.
     public var crlFiles: [String]
+    /// Server side: TLS 1.3 connections drop OpenSSL's per-connection state after the
+    /// handshake and continue on `TLS13Session` (`[xmppd] compact_tls_sessions`).
+    public var compactSessions = false
 
     public init(role: Role,
                 certificateChainFile: String? = nil, privateKeyFile: String? = nil,

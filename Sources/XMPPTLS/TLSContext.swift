@@ -24,6 +24,7 @@ public final class TLSContext: @unchecked Sendable {
         self.serverNameSelector = serverNameSelector
         // From here on deinit frees ctx if a step throws.
         try ContextSetup(ctx: ctx, config: configuration, base: baseDirectory).run()
+        if configuration.role == .server && configuration.compactSessions { TrafficSecretCapture.enable(on: ctx) }
         if configuration.role == .server {
             SSL_CTX_set_ex_data(ctx, 0, Unmanaged.passUnretained(self).toOpaque())
             _ = SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
@@ -33,11 +34,14 @@ public final class TLSContext: @unchecked Sendable {
 
     deinit { SSL_CTX_free(ctx) }
 
+    var compactSessions: Bool { configuration.role == .server && configuration.compactSessions }
+
     /// A listener's context from `listen.c2s.tls`.
-    public static func server(c2s options: C2STLSOptions, baseDirectory: String? = nil,
+    public static func server(c2s options: C2STLSOptions, baseDirectory: String? = nil, compactSessions: Bool = false,
                               serverNameSelector: (@Sendable (String) -> TLSContext?)? = nil) throws -> TLSContext {
-        try TLSContext(TLSConfiguration.c2s(options), baseDirectory: baseDirectory,
-                       serverNameSelector: serverNameSelector)
+        var configuration = try TLSConfiguration.c2s(options)
+        configuration.compactSessions = compactSessions
+        return try TLSContext(configuration, baseDirectory: baseDirectory, serverNameSelector: serverNameSelector)
     }
 
     /// A context for outgoing connections (tests now, s2s later). `verify` checks the server's

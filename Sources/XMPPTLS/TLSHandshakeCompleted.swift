@@ -30,4 +30,7 @@ public struct TLSHandshakeCompleted: Sendable, Equatable {
     public let tlsExporter: [UInt8]?
     /// RFC 5929 tls-server-end-point channel binding.
     public let tlsServerEndPoint: [UInt8]?
+    /// OpenSSL's connection state was freed after the handshake and xmppd's TLS 1.3 record
+    /// layer carries the connection (`compact_tls_sessions`).
+    public internal(set) var compactRecordLayer = false
 }

@@ -60,6 +60,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.xmppd.drainTimeoutMs, 30_000)
         XCTAssertEqual(config.xmppd.workerRestartBackoffMs, 500)
         XCTAssertNil(config.xmppd.workerThreads)
+        XCTAssertTrue(config.xmppd.compactTLSSessions)
         XCTAssertEqual(config.databasePath, "/srv/xmppd/var/xmppd.db")
         XCTAssertEqual(config.controlSocketPath, "/srv/xmppd/var/xmppd.ctl")
         XCTAssertEqual(config.configPath, "/srv/xmppd/etc/xmppd.toml")
@@ -86,6 +87,7 @@ final class DefaultsTests: XCTestCase {
           drain_timeout = 0
           worker_restart_backoff = 250
           worker_threads = 1
+          compact_tls_sessions = false
         """)
         XCTAssertEqual(config.hosts, ["example.com", "localhost"])
         XCTAssertEqual(config.general.loglevel, "debug")
@@ -97,6 +99,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.xmppd.drainTimeoutMs, 0)
         XCTAssertEqual(config.xmppd.workerRestartBackoffMs, 250)
         XCTAssertEqual(config.xmppd.workerThreads, 1)
+        XCTAssertFalse(config.xmppd.compactTLSSessions)
         XCTAssertThrowsError(try parse(generalHeader + "[xmppd]\n  worker_threads = 0\n"))
     }
 

@@ -50,8 +50,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, directory: Path, listeners: str, extra: str = "", hosts=("localhost",), drain_timeout=30_000):
+    def __init__(self, directory: Path, listeners: str, extra: str = "", hosts=("localhost",), drain_timeout=30_000,
+                 loglevel="info"):
         self.directory = directory
+        self.loglevel = loglevel
         directory.mkdir(parents=True, exist_ok=True)
         self.var = directory / "var"
         self.config = directory / "xmppd.toml"
@@ -68,7 +70,7 @@ class Server:
             f"""
 [general]
   hosts = [{hosts}]
-  loglevel = "info"
+  loglevel = "{self.loglevel}"
   c2s_state_timeout = 2_000
 
 [auth.password]

@@ -132,7 +132,7 @@ final class C2SConnection: ChannelInboundHandler, TrackedConnection, SessionEndp
             if let source = header.source { clientAddress = source }
         case let handshake as TLSHandshakeCompleted:
             tlsInfo = handshake
-            logger.debug("TLS \(handshake.protocolVersion) \(handshake.cipher)")
+            logger.debug("TLS \(handshake.protocolVersion) \(handshake.cipher), records by \(handshake.compactRecordLayer ? "xmppd" : "OpenSSL")")
         default:
             context.fireUserInboundEventTriggered(event)
         }

@@ -11,7 +11,8 @@ public enum ListenerTLSMaterial {
     /// The TLS context of a c2s listener, or nil when it has no TLS.
     public static func context(for listener: ListenerConfig, in config: ServerConfig) throws -> TLSContext? {
         guard let tls = listener.c2s?.tls, tls.mode != nil else { return nil }
-        return try TLSContext.server(c2s: tls, baseDirectory: config.xmppd.configDirectory)
+        return try TLSContext.server(c2s: tls, baseDirectory: config.xmppd.configDirectory,
+                                     compactSessions: config.xmppd.compactTLSSessions)
     }
 
     /// Generates missing certificates (when `[xmppd] generate_certificates`), then
