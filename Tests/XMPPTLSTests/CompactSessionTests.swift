@@ -97,6 +97,47 @@ final class CompactSessionTests: XCTestCase {
         XCTAssertTrue(pair.clientRecorder.errors.contains { "\($0)".contains("bad record mac") }, "\(pair.clientRecorder.errors)")
     }
 
+    func testMalformedRecordsEndTheConnectionWithTheRightAlert() throws {
+        let cases: [(String, [UInt8], String)] = [
+            ("a change_cipher_spec record", [20, 3, 3, 0, 1, 1], "unexpected message"),
+            ("a body too short for its tag", [23, 3, 3, 0, 5, 1, 2, 3, 4, 5], "decode error"),
+            ("a declared length over 2^14 + 256", [23, 3, 3, 0x41, 0x01], "record overflow"),
+            ("garbage that fails to decrypt", [23, 3, 3, 0, 20] + [UInt8](repeating: 7, count: 20), "bad record MAC"),
+        ]
+        for (what, bytes, expected) in cases {
+            let pair = try EmbeddedPair(server: try compactServer(), client: try clientContext(pki))
+            try pair.connect()
+            XCTAssertTrue(pair.serverTLS.isCompact)
+            try pair.server.writeInbound(ByteBuffer(bytes: bytes))
+            XCTAssertTrue(pair.serverRecorder.errors.contains { "\($0)".contains(expected) }, "\(what): \(pair.serverRecorder.errors)")
+            XCTAssertFalse(pair.server.isActive, what)
+            XCTAssertEqual(pair.serverRecorder.received, [], what)
+            // The client reads our fatal alert (it is encrypted: the keys are intact).
+            try pair.shuttle()
+            XCTAssertFalse(pair.clientRecorder.errors.isEmpty, what)
+        }
+    }
+
+    func testRandomBytesNeverCrashAndAlwaysClose() throws {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<100 {
+            let pair = try EmbeddedPair(server: try compactServer(), client: try clientContext(pki))
+            try pair.connect()
+            // Sometimes a plausible header first, so lengths and types vary too.
+            var bytes: [UInt8] = round % 2 == 0 ? [23, 3, 3, UInt8.random(in: 0...0x41, using: &generator), .random(in: 0...255, using: &generator)] : []
+            bytes += (0..<Int.random(in: 1...20_000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var offset = 0
+            while offset < bytes.count, pair.server.isActive {
+                let chunk = min(Int.random(in: 1...4096, using: &generator), bytes.count - offset)
+                try pair.server.writeInbound(ByteBuffer(bytes: bytes[offset..<offset + chunk]))
+                offset += chunk
+            }
+            XCTAssertEqual(pair.serverRecorder.received, [], "round \(round)")
+            // Either it closed with an error, or it still waits for the rest of a declared record.
+            XCTAssertTrue(!pair.server.isActive || pair.serverRecorder.errors.isEmpty, "round \(round)")
+        }
+    }
+
     func testCloseNotifyBothWays() throws {
         let pair = try EmbeddedPair(server: try compactServer(), client: try clientContext(pki))
         try pair.connect()
