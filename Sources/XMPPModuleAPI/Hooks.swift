@@ -18,6 +18,7 @@ public final class Hooks: @unchecked Sendable {
     public typealias OfflineHook = @Sendable (_ stanza: XMLElement, _ recipient: JID) -> Bool
     public typealias ExportHook = @Sendable (_ session: JID) -> [XMLElement]
     public typealias ImportHook = @Sendable (_ session: JID, _ state: [XMLElement]) -> Void
+    public typealias PendingWritesHook = @Sendable (_ committed: @escaping @Sendable () -> Void) -> Void
 
     private let lock = NIOLock()
     /// Priority of a stanza hook registered without one.
@@ -31,6 +32,7 @@ public final class Hooks: @unchecked Sendable {
     private var offlineMessage: [OfflineHook] = []
     private var sessionExport: [ExportHook] = []
     private var sessionImport: [ImportHook] = []
+    private var pendingWrites: [PendingWritesHook] = []
 
     public init() {}
 
@@ -60,6 +62,12 @@ public final class Hooks: @unchecked Sendable {
     /// (every module sees all elements; pick yours by namespace).
     public func onSessionImport(_ hook: @escaping ImportHook) { lock.withLock { sessionImport.append(hook) } }
 
+    /// A module that stores stanzas it accepted (offline storage, the archive) on a
+    /// queue of its own: call `committed` once everything it took so far is on disk.
+    /// The core waits for this before it acknowledges stanzas (XEP-0198 `<a/>`), so an
+    /// acknowledged stanza survives a kill -9 of the worker.
+    public func onPendingWrites(_ hook: @escaping PendingWritesHook) { lock.withLock { pendingWrites.append(hook) } }
+
     // MARK: run by the core
 
     public func runUserSendPacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
@@ -85,6 +93,20 @@ public final class Hooks: @unchecked Sendable {
 
     public func runSessionImport(_ session: JID, _ state: [XMLElement]) {
         for hook in lock.withLock({ sessionImport }) { hook(session, state) }
+    }
+
+    /// Calls `committed` once every module's writes accepted before this call are on disk:
+    /// at once (on the caller's thread) when no module stores anything, otherwise on
+    /// whichever module queue finishes last.
+    public func runAfterPendingWrites(_ committed: @escaping @Sendable () -> Void) {
+        let hooks = lock.withLock { pendingWrites }
+        guard !hooks.isEmpty else { return committed() }
+        let remaining = NIOLockedValueBox(hooks.count)
+        for hook in hooks {
+            hook {
+                if remaining.withLockedValue({ $0 -= 1; return $0 == 0 }) { committed() }
+            }
+        }
     }
 
     public var hasUserReceivePacketHooks: Bool { lock.withLock { !userReceivePacket.hooks.isEmpty } }

@@ -3,13 +3,17 @@ enable, acks both ways, resumption on the same listener and on the other one
 (another worker process), resume timeout with the buffer going to offline storage,
 and a session handed over when its worker is replaced by a reload."""
 import base64
+import os
 import re
+import signal
+import socket
+import sqlite3
 import time
 
 import pytest
 
 from raw_session import HEADER, RawSession
-from xmppd_harness import two_c2s_listeners, start_two_listeners
+from xmppd_harness import two_c2s_listeners, start_two_listeners, wait_for
 
 SM = "urn:xmpp:sm:3"
 
@@ -303,3 +307,29 @@ def test_a_new_bind_of_the_same_resource_ends_the_suspended_session(server):
     assert read_messages(fresh, 1) == ["bare-after"]
     for s in (fresh, bob, late):
         s.close()
+
+
+def test_ack_waits_until_offline_storage_and_archive_committed_then_survives_kill_9(server):
+    """XEP-0198's ack means the server has the stanza: one taken for offline storage is on
+    disk before <a/> goes out, so killing the worker right after the ack loses nothing."""
+    alice = enabled_session(server.port_a, "alice")
+    # Another process holds SQLite's write lock: mod_offline and mod_mam cannot commit.
+    blocker = sqlite3.connect(server.var / "xmppd.db", timeout=10, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    send_messages(alice, "eve@localhost", ["acked-then-killed"])   # eve is offline
+    alice.send(f"<r xmlns='{SM}'/>")
+    alice.sock.settimeout(1.0)
+    with pytest.raises(socket.timeout):
+        alice.read_until("<a ")
+    blocker.execute("ROLLBACK")
+    alice.sock.settimeout(10)
+    assert f"<a xmlns='{SM}' h='1'/>" in alice.read_until("/>")
+    worker = server.listener(server.port_a)["workerPID"]
+    os.kill(worker, signal.SIGKILL)
+    alice.close()
+    wait_for(lambda: (r := server.listener(server.port_a))["workerPID"] != worker and r["state"] == "running",
+             message="worker restarted")
+    eve = RawSession(server.port_b)
+    eve.login("eve")
+    assert read_messages(eve, 1) == ["acked-then-killed"]
+    eve.close()

@@ -81,6 +81,17 @@ final class ArchiveStore: @unchecked Sendable {
         if schedule { queue.async { self.flush() } }
     }
 
+    /// Calls `committed` (on the queue) once every append made before this call is
+    /// committed; while SQLite refuses the batch, it asks again every 100 ms, until the
+    /// batch is written or given up (see `flush`).
+    func afterPendingWrites(_ committed: @escaping @Sendable () -> Void) {
+        queue.async {
+            self.flush()
+            if self.failures == 0 { return committed() }   // written, or given up
+            self.queue.asyncAfter(deadline: .now() + .milliseconds(100)) { self.afterPendingWrites(committed) }
+        }
+    }
+
     /// On the queue: commits everything pending.
     private func flush() {
         let batch: [ArchiveEntry] = lock.withLock {

@@ -42,6 +42,7 @@ public final class ModMAM: ServerModule {
         // then must not be archived): the last priority, whatever the config order.
         // It is the only hook that rewrites a sent message, so it also drops
         // XEP-0280's <private/> (§7: the server SHOULD remove it).
+        host.hooks.onPendingWrites { [store] committed in store.afterPendingWrites(committed) }
         host.hooks.onUserSendPacket(priority: Self.sendHookPriority) { [weak self] session, stanza in
             self?.userSent(stanza, by: session) ?? .pass
         }

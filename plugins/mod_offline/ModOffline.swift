@@ -48,6 +48,7 @@ public final class ModOffline: ServerModule {
             self?.store(message, for: recipient) ?? false
         }
         host.hooks.onUserAvailable { [weak self] session in self?.deliver(to: session) }
+        host.hooks.onPendingWrites { [store] committed in store.afterPendingWrites(committed) }
     }
 
     /// RFC 6121 §8.5.2.2 / XEP-0160: only messages with a body worth keeping.

@@ -44,6 +44,11 @@ final class OfflineStore: @unchecked Sendable {
         }
     }
 
+    /// Calls `committed` (on the queue) once every append made before this call is committed.
+    func afterPendingWrites(_ committed: @escaping @Sendable () -> Void) {
+        queue.async { committed() }
+    }
+
     /// Removes and returns a user's messages, oldest first.
     func takeAll(for user: JID, deliver: @escaping ([XMLElement]) -> Void) {
         queue.async { [database] in

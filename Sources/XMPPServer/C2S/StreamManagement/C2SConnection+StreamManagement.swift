@@ -16,7 +16,7 @@ extension C2SConnection {
             enableStreamManagement(element, session: session)
         case "r":
             guard let sm = streamManagement else { return sendNonza(SM.failed("unexpected-request")) }
-            sendNonza(SM.ack(sm.handledInbound))
+            acknowledge(sm.handledInbound, session: session)
         case "a":
             guard let sm = streamManagement, let h = element[attribute: "h"].flatMap(UInt32.init) else { return }
             do {
@@ -32,6 +32,16 @@ extension C2SConnection {
             sendNonza(SM.failed("unexpected-request"))
         default:
             failStream("unsupported-stanza-type")
+        }
+    }
+
+    /// `<a h/>` says the server has the stanzas: those a module took for storage
+    /// (offline, archive) are committed first, so none that was acked is lost to a
+    /// kill -9 of this worker. Without such modules the answer goes out at once.
+    private func acknowledge(_ handled: UInt32, session: SessionHandle) {
+        let loop = session.eventLoop
+        env.hooks.runAfterPendingWrites { [weak self] in
+            if loop.inEventLoop { self?.sendNonza(SM.ack(handled)) } else { loop.execute { self?.sendNonza(SM.ack(handled)) } }
         }
     }
 
