@@ -47,14 +47,28 @@ struct TLS13TrafficKeys {
         var previous: [UInt8] = []
         var counter: UInt8 = 1
         while output.count < length {
-            let input = previous + info + [counter]
-            var block = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-            var blockLength: UInt32 = 0
-            _ = HMAC(digest, prk, Int32(prk.count), input, input.count, &block, &blockLength)
-            previous = Array(block.prefix(Int(blockLength)))
+            previous = hmac(digest, key: prk, message: previous + info + [counter])
             output += previous
             counter += 1
         }
         return Array(output.prefix(length))
+    }
+
+    /// RFC 2104 HMAC on a pre-fetched digest. OpenSSL 3's one-shot HMAC() looks the MAC
+    /// and the digest up by name on every call, which made a session's key setup cost
+    /// more than all its record protection during a login.
+    static func hmac(_ digest: OpaquePointer, key: [UInt8], message: [UInt8]) -> [UInt8] {
+        let blockSize = Int(EVP_MD_get_block_size(digest))
+        var paddedKey = key.count > blockSize ? hash(digest, key) : key
+        paddedKey += [UInt8](repeating: 0, count: blockSize - paddedKey.count)
+        let inner = hash(digest, paddedKey.map { $0 ^ 0x36 } + message)
+        return hash(digest, paddedKey.map { $0 ^ 0x5c } + inner)
+    }
+
+    static func hash(_ digest: OpaquePointer, _ data: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        _ = EVP_Digest(data, data.count, &out, &length, digest, nil)
+        return Array(out.prefix(Int(length)))
     }
 }

@@ -28,7 +28,10 @@ final class TrafficSecretCapture {
 
     /// "CLIENT_TRAFFIC_SECRET_0 <client random, hex> <secret, hex>", one line per secret.
     private static let keyLogCallback: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { ssl, line in
-        guard let ssl, let line, let raw = SSL_get_ex_data(ssl, 0) else { return }
+        // Five or so lines per TLS 1.3 handshake; only two matter.
+        // ("CLIENT" and "SERVER" are both six letters.)
+        guard let ssl, let line, strnlen(line, 24) == 24, strncmp(line + 6, "_TRAFFIC_SECRET_0 ", 18) == 0,
+              let raw = SSL_get_ex_data(ssl, 0) else { return }
         let capture = Unmanaged<TrafficSecretCapture>.fromOpaque(raw).takeUnretainedValue()
         let fields = String(cString: line).split(separator: " ")
         guard fields.count == 3, let secret = hexBytes(fields[2]) else { return }
