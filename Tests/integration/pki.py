@@ -29,6 +29,17 @@ default_crl_days = 30
         self.ca = directory / "ca.pem"
         self.server = self.issue("server", "/CN=localhost", "subjectAltName=DNS:localhost")
 
+    def c2s_listener(self, port, mode, extra=""):
+        """A [[listen.c2s]] table on loopback with TLS on this PKI's server certificate."""
+        return f"""
+[[listen.c2s]]
+  port = {port}
+  ip_address = "127.0.0.1"
+  tls.mode = "{mode}"
+  tls.certfile = "{self.server}"
+{extra}
+"""
+
     def issue(self, name, subject, extension):
         """A key and certificate signed by the CA; returns the combined PEM (cert + key)."""
         d = self.dir

@@ -10,14 +10,7 @@ from xmppd_harness import Server, free_port
 
 
 def tls_listener(port, pki, mode, extra=""):
-    return f"""
-[[listen.c2s]]
-  port = {port}
-  ip_address = "127.0.0.1"
-  tls.mode = "{mode}"
-  tls.certfile = "{pki.server}"
-{extra}
-"""
+    return pki.c2s_listener(port, mode, extra)
 
 
 @pytest.fixture

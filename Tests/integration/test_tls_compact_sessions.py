@@ -13,19 +13,7 @@ from xmppd_harness import Server, free_port, wait_for
 
 
 def listeners(pki, starttls_port, direct_port):
-    return f"""
-[[listen.c2s]]
-  port = {starttls_port}
-  ip_address = "127.0.0.1"
-  tls.mode = "starttls"
-  tls.certfile = "{pki.server}"
-
-[[listen.c2s]]
-  port = {direct_port}
-  ip_address = "127.0.0.1"
-  tls.mode = "tls"
-  tls.certfile = "{pki.server}"
-"""
+    return pki.c2s_listener(starttls_port, "starttls") + pki.c2s_listener(direct_port, "tls")
 
 
 def start(tmp_path, pki, extra=""):
