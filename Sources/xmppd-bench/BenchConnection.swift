@@ -45,6 +45,8 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private var messagePrefix: [UInt8] = []
     private static let messageSuffix = Array("</body></message>".utf8)
     private var flushQueued = false
+    /// Reads the message phase's stream in place of `parser` (see MessageScanner).
+    private var scanner: MessageScanner?
     /// Messages this session received (for the fairness figure).
     private(set) var receivedCount = 0
 
@@ -93,6 +95,11 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         stats.inRead = true
+        if scanner != nil {
+            buffer.withUnsafeReadableBytes { bytes in scanner!.feed(bytes) { self.received($0) } }
+            if scanner!.streamEnded { fail("server ended the stream during the message phase") }
+            return
+        }
         do {
             try buffer.withUnsafeReadableBytes { bytes in
                 try parser.feed(bytes) { event in self.handle(event) }
@@ -215,6 +222,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
         self.plan = plan
         self.quota = quota
         messagePrefix = Array("<message to='\(Accounts.username(peer))@\(domain)/\(Self.resource)' type='chat'><body>\(index) ".utf8)
+        scanner = MessageScanner()   // logins are over: nothing of the negotiation is left unread
         for _ in 0..<plan.window { sendMessage() }
     }
 
@@ -251,6 +259,7 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Addresses open-loop messages to `peer`.
     func prepareOpenLoop(to peer: Int) {
         messagePrefix = Array("<message to='\(Accounts.username(peer))@\(domain)/\(Self.resource)' type='chat'><body>\(index) ".utf8)
+        scanner = MessageScanner()
     }
 
     /// Writes (without flushing) one open-loop message whose body carries the step and
@@ -275,30 +284,56 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
 
     private func received(_ element: XMLElement) {
         guard element.name == "message" else { return }
-        if element[attribute: "type"] == "error" {
+        received(MessageScanner.Message(isError: element[attribute: "type"] == "error",
+                                        body: element.child("body").map { Array($0.text.utf8)[...] }))
+    }
+
+    private func received(_ message: MessageScanner.Message) {
+        if message.isError {
             stats.bounced += 1
             return
         }
-        guard let body = element.child("body")?.text else { return }
-        let fields = body.split(separator: " ")
+        guard let body = message.body else { return }
+        let fields = Self.numbers(in: body)
         let now = monotonicNanos()
         // Open loop: "sender step scheduledAt"; nobody waits for an answer.
         if fields.count == 3 {
-            guard let step = Int(fields[1]), let scheduled = Int64(fields[2]) else { return }
-            stats.recordOpenLoop(step: step, latency: now - scheduled, at: now)
+            stats.recordOpenLoop(step: Int(fields[1]), latency: now - fields[2], at: now)
             receivedCount += 1
             return
         }
         // Closed loop: "sender sentAt"; the sender refills its window.
-        guard fields.count == 2, let sender = Int(fields[0]), let sentAt = Int64(fields[1]) else { return }
-        stats.record(latency: now - sentAt, at: now)
+        guard fields.count == 2 else { return }
+        stats.record(latency: now - fields[1], at: now)
         receivedCount += 1
-        guard let from = peers.connection(sender) else { return }
+        guard let from = peers.connection(Int(fields[0])) else { return }
         if from.loop === loop {
             from.acknowledged()
         } else {
             from.loop.execute { from.acknowledged() }
         }
+    }
+
+    /// The space-separated decimal numbers of a bench body; empty if anything else is in it.
+    static func numbers(in body: ArraySlice<UInt8>) -> [Int64] {
+        var fields: [Int64] = []
+        var value: Int64 = 0, digits = 0
+        for byte in body {
+            if byte == UInt8(ascii: " ") {
+                guard digits > 0 else { return [] }
+                fields.append(value)
+                value = 0
+                digits = 0
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") && digits < 18 {
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+                digits += 1
+            } else {
+                return []
+            }
+        }
+        guard digits > 0 else { return [] }
+        fields.append(value)
+        return fields
     }
 
     // MARK: output
