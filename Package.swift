@@ -51,6 +51,9 @@ let package = Package(
             "XMPPCore", "XMPPConfig", "XMPPSASL", "XMPPStore", "XMPPTLS", "XMPPTransport", "XMPPModuleAPI", "CPosix",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            // [[listen.http]]: WebSocket (RFC 7395); both ship with swift-nio itself.
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -8,8 +8,11 @@ import XMPPTLS
 /// validated before anything starts or reloads, and fingerprinted so a reload
 /// notices a renewed certificate even when the TOML text did not change.
 public enum ListenerTLSMaterial {
-    /// The TLS context of a c2s listener, or nil when it has no TLS.
+    /// The TLS context of a c2s or http listener, or nil when it has no TLS.
     public static func context(for listener: ListenerConfig, in config: ServerConfig) throws -> TLSContext? {
+        if let http = listener.http?.tls {
+            return try TLSContext(TLSConfiguration.http(http), baseDirectory: config.xmppd.configDirectory)
+        }
         guard let tls = listener.c2s?.tls, tls.mode != nil else { return nil }
         return try TLSContext.server(c2s: tls, baseDirectory: config.xmppd.configDirectory,
                                      compactSessions: config.xmppd.compactTLSSessions)
@@ -21,6 +24,12 @@ public enum ListenerTLSMaterial {
     /// would be generated counts as fine.
     public static func prepare(_ config: ServerConfig, logger: Logger?, checkOnly: Bool = false) throws {
         for listener in config.listeners {
+            if listener.http?.tls != nil {
+                do { _ = try context(for: listener, in: config) } catch {
+                    throw TLSMaterialError(description: "\(listener.keyPath).tls: \(error)")
+                }
+                continue
+            }
             guard let tls = listener.c2s?.tls, tls.mode != nil, let certfile = tls.certfile else { continue }
             let path = resolve(certfile, config)
             if config.xmppd.generateCertificates && !FileManager.default.fileExists(atPath: path) {
@@ -38,8 +47,14 @@ public enum ListenerTLSMaterial {
 
     /// A digest of the contents of every file the listener's TLS reads.
     public static func fingerprint(_ listener: ListenerConfig, in config: ServerConfig) -> String {
-        guard let tls = listener.c2s?.tls, tls.mode != nil else { return "" }
-        let files = [tls.certfile, tls.cacertfile, tls.dhfile].compactMap { $0 } + (tls.crlFiles ?? [])
+        let files: [String]
+        if let http = listener.http?.tls {
+            files = [http.certfile, http.keyfile, http.cacertfile, http.dhfile].compactMap { $0 }
+        } else if let tls = listener.c2s?.tls, tls.mode != nil {
+            files = [tls.certfile, tls.cacertfile, tls.dhfile].compactMap { $0 } + (tls.crlFiles ?? [])
+        } else {
+            return ""
+        }
         var bytes: [UInt8] = []
         for file in files {
             bytes += Array(file.utf8)

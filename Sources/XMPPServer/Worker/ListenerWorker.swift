@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import XMPPConfig
 import XMPPModuleAPI
+import XMPPTLS
 
 /// Serves one listener in a worker process: adopts the listening socket the
 /// supervisor passed, accepts only when told to, and stops accepting without
@@ -29,13 +30,24 @@ public final class ListenerWorker: @unchecked Sendable {
     /// Listener types a worker can serve today. The config of the others is parsed
     /// and validated, but starting one is refused with a clear message instead of
     /// binding a port nobody answers on.
-    public static let servedTypes: Set<ListenerType> = [.c2s, .service]
+    public static let servedTypes: Set<ListenerType> = [.c2s, .service, .http]
 
-    /// A readable error for each configured listener this build cannot serve yet.
+    /// A readable error for each configured listener (or HTTP handler) this build
+    /// cannot serve yet.
     public static func unservedListeners(in config: ServerConfig) -> [String] {
-        config.listeners.filter { !servedTypes.contains($0.type) }.map {
-            "\($0.keyPath): \($0.type.rawValue) listeners are not served by this version of xmppd yet "
-                + "(served: \(servedTypes.map(\.rawValue).sorted().joined(separator: ", ")))"
+        config.listeners.flatMap { listener -> [String] in
+            guard servedTypes.contains(listener.type) else {
+                return ["\(listener.keyPath): \(listener.type.rawValue) listeners are not served by this version of xmppd yet "
+                        + "(served: \(servedTypes.map(\.rawValue).sorted().joined(separator: ", ")))"]
+            }
+            return (listener.http?.handlers ?? []).compactMap { handler in
+                let path = "\(listener.keyPath).handlers.\(handler.type)[\(handler.index)]"
+                guard case .websockets(let options) = handler.options else {
+                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets)"
+                }
+                return options.service == nil ? nil
+                    : "\(path).service: components over WebSocket are not served by this version of xmppd yet"
+            }
         }
     }
 
@@ -86,6 +98,9 @@ public final class ListenerWorker: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ComponentConnection(env: env))
                 }
             }
+        case .http:
+            let http = try makeHTTPListener(router: router, modules: modules)
+            initializer = { channel in channel.eventLoop.makeCompletedFuture { try http.initialize(channel) } }
         default:
             throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
         }
@@ -107,6 +122,18 @@ public final class ListenerWorker: @unchecked Sendable {
                 .childChannelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
         }
         serverChannel = try bootstrap.withBoundSocket(listeningFD).wait()
+    }
+
+    /// `[[listen.http]]`: one c2s environment per mod_websockets handler.
+    private func makeHTTPListener(router: StanzaRouter, modules: ModuleRuntime) throws -> HTTPListener {
+        let http = setup.listener.http ?? HTTPOptions()
+        let routes = try http.handlers.compactMap { handler -> HTTPListener.WebSocketRoute? in
+            guard case .websockets(let options) = handler.options else { return nil }
+            var env = try makeC2SEnvironment(router: router, modules: modules)
+            env.maxStanzaSize = options.maxStanzaSize.intValue
+            return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env))
+        }
+        return HTTPListener(routes: routes, tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config))
     }
 
     private func makeC2SEnvironment(router: StanzaRouter, modules: ModuleRuntime) throws -> C2SEnvironment {

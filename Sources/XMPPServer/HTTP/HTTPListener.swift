@@ -1,0 +1,87 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import XMPPConfig
+import XMPPTLS
+
+/// The pipeline of a `[[listen.http]]` connection: [TLS] → HTTP/1.1 → a WebSocket
+/// upgrade for the `mod_websockets` handlers (RFC 7395: XMPP c2s over WebSocket), and a
+/// plain answer (404, 426) for every other request.
+struct HTTPListener: Sendable {
+    /// One `[[listen.http.handlers.mod_websockets]]`: its own c2s environment, since its
+    /// `max_stanza_size` is its own.
+    struct WebSocketRoute: Sendable {
+        let handler: HTTPHandlerConfig
+        let options: WebSocketHandlerOptions
+        let env: C2SEnvironment.Shared
+    }
+
+    let routes: [WebSocketRoute]
+    let tls: TLSContext?
+
+    /// Whatever `max_stanza_size` says, one message may not exceed this (as c2s streams).
+    static let maxMessageSize = 10 << 20
+
+    func initialize(_ channel: Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let tls { try pipeline.addHandler(OpenSSLHandler(context: tls)) }
+        let fallback = HTTPFallbackResponder(routes: self)
+        let routes = self
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: Self.maxMessageSize,
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in
+                // RFC 7395 §3.1: only for our paths, and only for the "xmpp" subprotocol.
+                guard routes.route(for: head) != nil, Self.offersXMPP(head) else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", "xmpp")]))
+            },
+            upgradePipelineHandler: { channel, head in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let route = routes.route(for: head) else { return }
+                    try route.install(on: channel)
+                }
+            })
+        try pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+            context.pipeline.syncOperations.removeHandler(fallback, promise: nil)
+        }))
+        try pipeline.addHandler(fallback)
+    }
+
+    /// The handler for a request, by path and `host` ("_" is any host).
+    func route(for head: HTTPRequestHead) -> WebSocketRoute? {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let host = head.headers["Host"].first.map(Self.hostName)
+        return routes.first { $0.handler.path == path && ($0.handler.host == "_" || $0.handler.host.lowercased() == host) }
+    }
+
+    static func offersXMPP(_ head: HTTPRequestHead) -> Bool {
+        head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",") }
+            .contains { $0.trimmingCharacters(in: .whitespaces) == "xmpp" }
+    }
+
+    /// "Example.COM:5280" → "example.com"; "[::1]:5280" → "[::1]".
+    static func hostName(_ header: String) -> String {
+        let lower = header.lowercased()
+        if lower.hasPrefix("[") { return lower.split(separator: "]").first.map { $0 + "]" } ?? lower }
+        return lower.split(separator: ":").first.map(String.init) ?? lower
+    }
+}
+
+extension HTTPListener.WebSocketRoute {
+    /// The upgraded channel: frames are reassembled, translated, and handed to c2s.
+    func install(on channel: Channel) throws {
+        let maxSize = min(options.maxStanzaSize.intValue ?? HTTPListener.maxMessageSize, HTTPListener.maxMessageSize)
+        let framing = WebSocketFraming(pingInterval: options.pingRate.map { .milliseconds(Int64($0)) },
+                                       idleTimeout: options.timeout.intValue.map { .milliseconds(Int64($0)) })
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandlers([
+            NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 1024,
+                                        maxAccumulatedFrameSize: maxSize + 1),
+            framing,
+            C2SConnection(env: env),
+        ])
+        framing.activate(context: try pipeline.context(handler: framing))
+    }
+}

@@ -1,0 +1,221 @@
+"""XMPP over WebSocket (RFC 7395) on a [[listen.http]] listener with a mod_websockets
+handler, driven by the `websockets` library: the framing (<open/>, one complete element
+per message, <close/>), SASL and bind, chat with a slixmpp user on a c2s listener of
+another worker, HTTP refusals, the handler options (ping_rate, timeout,
+max_stanza_size) and wss with listen.http.tls."""
+import base64
+import contextlib
+import ssl
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from xmpp_client import Client
+from xmppd_harness import Server, free_port
+
+FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+CLIENT = "{jabber:client}"
+
+
+def http_listener(port, handler_options="", listener_options=""):
+    return f"""
+[[listen.http]]
+  port = {port}
+  ip_address = "127.0.0.1"
+{listener_options}
+
+  [[listen.http.handlers.mod_websockets]]
+    host = "_"
+    path = "/ws-xmpp"
+{handler_options}
+"""
+
+
+def c2s_listener(port):
+    return f"""
+[[listen.c2s]]
+  port = {port}
+  ip_address = "127.0.0.1"
+"""
+
+
+def start(tmp_path, listeners):
+    server = Server(tmp_path, listeners)
+    server.start()
+    server.register("alice", "secret")
+    server.register("bob", "secret")
+    return server
+
+
+class WSClient:
+    """An RFC 7395 client on the websockets library; every message it receives must be
+    one complete XML element."""
+
+    def __init__(self, url, **kwargs):
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(connect(url, subprotocols=["xmpp"], open_timeout=10, **kwargs))
+        assert self.ws.subprotocol == "xmpp"
+
+    def send(self, text):
+        self.ws.send(text)
+
+    def recv(self, timeout=10):
+        message = self.ws.recv(timeout=timeout)
+        return message, ET.fromstring(message)
+
+    def recv_until(self, tag, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            text, element = self.recv(timeout=max(deadline - time.time(), 0.1))
+            if element.tag == tag:
+                return text, element
+
+    def open(self):
+        self.send(f"<open xmlns='{FRAMING}' to='localhost' version='1.0'/>")
+        text, opened = self.recv()
+        assert opened.tag == f"{{{FRAMING}}}open", text
+        assert opened.get("from") == "localhost" and opened.get("version") == "1.0" and opened.get("id"), text
+        features_text, features = self.recv()
+        assert features.tag == "{http://etherx.jabber.org/streams}features", features_text
+        assert "<stream:features xmlns:stream='http://etherx.jabber.org/streams'" in features_text
+        return features
+
+    def login(self, user, resource="ws"):
+        features = self.open()
+        mechanisms = [m.text for m in features.iter("{urn:ietf:params:xml:ns:xmpp-sasl}mechanism")]
+        assert "PLAIN" in mechanisms, mechanisms
+        token = base64.b64encode(f"\0{user}\0secret".encode()).decode()
+        self.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>")
+        text, success = self.recv()
+        assert success.tag == "{urn:ietf:params:xml:ns:xmpp-sasl}success", text
+        features = self.open()
+        assert features.find("{urn:ietf:params:xml:ns:xmpp-bind}bind") is not None
+        self.send("<iq xmlns='jabber:client' type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  f"<resource>{resource}</resource></bind></iq>")
+        text, bound = self.recv()
+        assert bound.tag == f"{CLIENT}iq" and bound.get("type") == "result", text
+        assert bound.find(".//{urn:ietf:params:xml:ns:xmpp-bind}jid").text == f"{user}@localhost/{resource}"
+        self.send("<presence xmlns='jabber:client'/>")
+
+    def close(self):
+        self.stack.close()
+
+
+def test_login_and_chat_with_a_c2s_user_on_another_worker(tmp_path):
+    ws_port, c2s_port = free_port(), free_port()
+    server = start(tmp_path, http_listener(ws_port) + c2s_listener(c2s_port))
+    try:
+        alice = WSClient(f"ws://127.0.0.1:{ws_port}/ws-xmpp")
+        alice.login("alice")
+        bob = Client("bob@localhost/b", "secret", c2s_port).wait_session()
+        try:
+            bob.send_message("alice@localhost/ws", "hello over websocket")
+            text, message = alice.recv_until(f"{CLIENT}message")
+            assert message.find(f"{CLIENT}body").text == "hello over websocket", text
+            assert "xmlns='jabber:client'" in text or 'xmlns="jabber:client"' in text, text
+            alice.send("<message xmlns='jabber:client' to='bob@localhost/b' type='chat'><body>hi bob</body></message>")
+            assert bob.wait_message()["body"] == "hi bob"
+            # RFC 7395 §3.6: <close/> is answered with <close/>, then the connection ends.
+            alice.send(f"<close xmlns='{FRAMING}'/>")
+            text, closed = alice.recv_until(f"{{{FRAMING}}}close")
+            with pytest.raises(ConnectionClosed):
+                alice.recv(timeout=5)
+        finally:
+            bob.close()
+    finally:
+        server.stop()
+
+
+def test_http_requests_that_are_not_xmpp_websockets_are_refused(tmp_path):
+    port = free_port()
+    server = start(tmp_path, http_listener(port))
+    try:
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/nothing-here", timeout=10)
+        assert missing.value.code == 404
+        with pytest.raises(urllib.error.HTTPError) as plain:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ws-xmpp", timeout=10)
+        assert plain.value.code == 426
+        # RFC 7395 §3.1: without the "xmpp" subprotocol there is no upgrade.
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(f"ws://127.0.0.1:{port}/ws-xmpp", open_timeout=10):
+                pass
+        assert refused.value.response.status_code == 426
+        with pytest.raises(InvalidStatus) as unknown:
+            with connect(f"ws://127.0.0.1:{port}/other", subprotocols=["xmpp"], open_timeout=10):
+                pass
+        assert unknown.value.response.status_code == 404
+    finally:
+        server.stop()
+
+
+def test_idle_timeout_closes_and_server_pings_keep_a_responsive_client(tmp_path):
+    idle_port, pinged_port = free_port(), free_port()
+    server = start(tmp_path, http_listener(idle_port, "    timeout = 600")
+                   + http_listener(pinged_port, "    timeout = 600\n    ping_rate = 150"))
+    try:
+        idle = WSClient(f"ws://127.0.0.1:{idle_port}/ws-xmpp")
+        started = time.time()
+        with pytest.raises(ConnectionClosed):
+            idle.recv(timeout=10)
+        assert 0.5 < time.time() - started < 5
+        # The websockets client answers pings: the pongs keep the connection alive
+        # past `timeout` (twice it here: c2s_state_timeout, 2 s, ends a stream that
+        # has not authenticated by then).
+        pinged = WSClient(f"ws://127.0.0.1:{pinged_port}/ws-xmpp", ping_interval=None)
+        with pytest.raises(TimeoutError):
+            pinged.recv(timeout=1.2)
+        pinged.open()
+        pinged.close()
+    finally:
+        server.stop()
+
+
+def test_max_stanza_size_ends_the_stream_with_policy_violation(tmp_path):
+    port = free_port()
+    server = start(tmp_path, http_listener(port, "    max_stanza_size = 1000"))
+    try:
+        alice = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+        alice.login("alice")
+        alice.send("<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>"
+                   + "x" * 2000 + "</body></message>")
+        text, error = alice.recv_until("{http://etherx.jabber.org/streams}error")
+        assert error.find("{urn:ietf:params:xml:ns:xmpp-streams}policy-violation") is not None, text
+        alice.recv_until(f"{{{FRAMING}}}close")
+    finally:
+        server.stop()
+
+
+def test_wss_with_listen_http_tls(tmp_path, pki):
+    port = free_port()
+    server = start(tmp_path, http_listener(port, listener_options=f'  tls.certfile = "{pki.server}"'))
+    try:
+        context = ssl.create_default_context(cafile=str(pki.ca))
+        alice = WSClient(f"wss://localhost:{port}/ws-xmpp", ssl=context)
+        alice.login("alice")
+        alice.send("<iq xmlns='jabber:client' type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        text, pong = alice.recv_until(f"{CLIENT}iq")
+        assert pong.get("id") == "p1", text
+        alice.close()
+    finally:
+        server.stop()
+
+
+def test_http_handlers_not_served_yet_are_refused_at_start(tmp_path):
+    server = Server(tmp_path, http_listener(free_port()) + """
+  [[listen.http.handlers.mod_bosh]]
+    host = "_"
+    path = "/http-bind"
+""")
+    result = server.run("start", check=False)
+    if result.returncode == 0:
+        server.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
+        server.stop()
+    assert result.returncode != 0
+    assert ("listen.http[1].handlers.mod_bosh[1]: mod_bosh handlers are not served by this version of xmppd yet"
+            in result.stderr), result.stderr
