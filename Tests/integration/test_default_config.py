@@ -1,9 +1,10 @@
 """The shipped etc/xmppd.toml runs as-is: a generated certificate, STARTTLS on the
-first listener, direct TLS on the second, the default modules."""
+first listener, direct TLS on the second, WebSocket on the third, the default modules."""
 import re
 import subprocess
 from pathlib import Path
 
+from ws_client import CLIENT, WSClient
 from xmpp_client import Client
 from xmppd_harness import XMPPCTL, XMPPD, free_port, pid_alive
 
@@ -12,10 +13,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_serves_tls_clients(tmp_path):
     (tmp_path / "etc").mkdir()
-    starttls, direct = free_port(), free_port()
+    starttls, direct, websocket = free_port(), free_port(), free_port()
     text = (REPO / "etc" / "xmppd.toml").read_text()
-    # Same file, other ports: the test must not depend on 5222/5223 being free.
+    # Same file, other ports: the test must not depend on 5222/5223/5280 being free.
     text = text.replace("port = 5222", f"port = {starttls}").replace("port = 5223", f"port = {direct}")
+    text = text.replace("port = 5280", f"port = {websocket}")
     config = tmp_path / "etc" / "xmppd.toml"
     config.write_text(text)
     started = subprocess.run([XMPPD, "start", "-c", str(config)], capture_output=True, text=True, timeout=60)
@@ -34,6 +36,15 @@ def test_shipped_config_serves_tls_clients(tmp_path):
         # as soon as it is stored (it failed here under load before it did).
         alice.send_message("bob@localhost", "hello over the shipped config")
         assert bob.wait_message()["body"] == "hello over the shipped config"
+        # A web client on the WebSocket listener reaches both.
+        subprocess.run([XMPPCTL, "register", "carol", "localhost", "secret", "-c", str(config)], check=True)
+        carol = WSClient(f"ws://127.0.0.1:{websocket}/ws-xmpp")
+        carol.login("carol")
+        carol.send("<message xmlns='jabber:client' to='bob@localhost/b' type='chat'><body>from the web</body></message>")
+        assert bob.wait_message()["body"] == "from the web"
+        bob.send_message("carol@localhost/ws", "back to the web")
+        assert carol.recv_until(f"{CLIENT}message")[1].find(f"{CLIENT}body").text == "back to the web"
+        carol.close()
         alice.close()
         bob.close()
     finally:
