@@ -113,9 +113,8 @@ def test_bad_tls_material_is_refused_at_start(tmp_path, pki, certfile, expected)
   tls.mode = "starttls"
   tls.certfile = "{certfile}"
 """)
-    result = instance.run("start", check=False)
-    assert result.returncode != 0
-    assert "listen.c2s[1].tls" in result.stderr + result.stdout and expected in result.stderr + result.stdout
+    output = instance.start_refused()
+    assert "listen.c2s[1].tls" in output and expected in output
 
 
 def test_key_not_matching_certificate_is_refused(tmp_path, pki):
@@ -123,8 +122,7 @@ def test_key_not_matching_certificate_is_refused(tmp_path, pki):
     mismatched = tmp_path / "mismatch.pem"
     mismatched.write_text(pki.cert("server").read_text() + pki.key("other").read_text())
     instance = Server(tmp_path, tls_listener(free_port(), pki, "starttls").replace(str(pki.server), str(mismatched)))
-    result = instance.run("start", check=False)
-    assert result.returncode != 0 and str(mismatched) in result.stderr + result.stdout
+    assert str(mismatched) in instance.start_refused()
     assert other.exists()
 
 

@@ -213,12 +213,7 @@ def test_listener_types_not_served_yet_are_refused_clearly(tmp_path):
   port = {free_port()}
   ip_address = "127.0.0.1"
 """)
-    result = instance.run("start", check=False)
-    if result.returncode == 0:
-        instance.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
-        instance.stop()
-    assert result.returncode != 0
-    assert "listen.s2s[1]: s2s listeners are not served by this version of xmppd yet" in result.stderr
+    assert "listen.s2s[1]: s2s listeners are not served by this version of xmppd yet" in instance.start_refused()
 
 
 def nio_threads(pid):

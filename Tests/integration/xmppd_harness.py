@@ -101,6 +101,16 @@ class Server:
         assert result.returncode == 0, f"xmppd start failed: {result.stdout}{result.stderr}\n{self.log()}"
         self.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
 
+    def start_refused(self):
+        """Starts a server that must refuse to start; returns what it printed (stopping it
+        first if it started after all, so a wrong test leaves no process behind)."""
+        result = self.run("start", check=False)
+        if result.returncode == 0:
+            self.supervisor_pid = int(result.stdout.split("pid ")[1].split(")")[0])
+            self.stop()
+        assert result.returncode != 0, f"xmppd started: {result.stdout}"
+        return result.stdout + result.stderr
+
     def stop(self):
         if not hasattr(self, "supervisor_pid"):
             return
