@@ -132,6 +132,27 @@ def test_max_stanza_size_ends_the_stream_with_policy_violation(tmp_path):
         server.stop()
 
 
+def test_bad_input_ends_the_session_with_a_clear_error(tmp_path):
+    port = free_port()
+    server = start(tmp_path, http_listener(port))
+    try:
+        malformed = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+        malformed.open()
+        malformed.send("<message xmlns='jabber:client'><body>unclosed</message>")
+        text, error = malformed.recv_until("{http://etherx.jabber.org/streams}error")
+        assert error.find("{urn:ietf:params:xml:ns:xmpp-streams}not-well-formed") is not None, text
+        malformed.recv_until(f"{{{FRAMING}}}close")
+        # RFC 7395 §3.2: XMPP travels in text messages; a binary one is refused (1003).
+        binary = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+        binary.open()
+        binary.ws.send(b"<presence/>")
+        with pytest.raises(ConnectionClosed) as closed:
+            binary.recv(timeout=5)
+        assert closed.value.rcvd.code == 1003
+    finally:
+        server.stop()
+
+
 def test_wss_with_listen_http_tls(tmp_path, pki):
     port = free_port()
     server = start(tmp_path, http_listener(port, listener_options=f'  tls.certfile = "{pki.server}"'))
