@@ -1,7 +1,7 @@
-"""XEP-0198 with slixmpp's xep_0198 plugin: resumption after a dropped TCP
-connection (also onto the other listener, another worker process), and two users
-chatting across workers through 10 reloads and a rolling restart without losing
-a message."""
+"""XEP-0198 with slixmpp's xep_0198 plugin over STARTTLS (so on the compact TLS 1.3
+record layer, as real clients are): resumption after a dropped TCP connection (also
+onto the other listener, another worker process), and two users chatting across
+workers through 10 reloads and a rolling restart without losing a message."""
 import asyncio
 import sqlite3
 import threading
@@ -20,16 +20,20 @@ MODULES = """
 """
 
 
-def listeners(a, b, max_stanza_size=65536):
-    option = f"  max_stanza_size = {max_stanza_size}"
-    return two_c2s_listeners(a, b, extra_a=option, extra_b=option)
+def listeners(a, b, pki, max_stanza_size=65536):
+    options = f"""  max_stanza_size = {max_stanza_size}
+  tls.mode = "starttls"
+  tls.certfile = "{pki.server}"
+"""
+    return two_c2s_listeners(a, b, extra_a=options, extra_b=options)
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, pki):
     a, b = free_port(), free_port()
-    instance = Server(tmp_path, listeners(a, b), extra=MODULES, drain_timeout=300)
+    instance = Server(tmp_path, listeners(a, b, pki), extra=MODULES, drain_timeout=300)
     instance.port_a, instance.port_b = a, b
+    instance.ca = pki.ca
     instance.start()
     for user in ("alice", "bob"):
         instance.register(user, "secret")
@@ -41,13 +45,13 @@ class ResumingClient(Client):
     """A slixmpp client with XEP-0198 that reconnects whenever its connection drops
     (to `port`, which a test may change) and resumes its session there."""
 
-    def __init__(self, jid, port):
+    def __init__(self, jid, port, ca):
         self.resumed = threading.Event()
         self.enabled = threading.Event()
         self.reconnect_port = port
         self.closing = False
         self.bodies = []
-        super().__init__(jid, "secret", port, plugins=["xep_0198"])
+        super().__init__(jid, "secret", port, plugins=["xep_0198"], tls="starttls", ca_certs=ca)
         self.run(self._hook)
 
     async def _hook(self, xmpp):
@@ -81,10 +85,10 @@ class ResumingClient(Client):
 
 
 def test_resume_after_drop_onto_the_other_listener_loses_nothing(server):
-    alice = ResumingClient("alice@localhost/phone", server.port_a)
+    alice = ResumingClient("alice@localhost/phone", server.port_a, server.ca)
     alice.wait_session()
     assert alice.enabled.wait(10)
-    bob = Client("bob@localhost/desk", "secret", server.port_b)
+    bob = Client("bob@localhost/desk", "secret", server.port_b, tls="starttls", ca_certs=server.ca)
     bob.wait_session()
 
     for i in range(5):
@@ -105,9 +109,9 @@ def test_resume_after_drop_onto_the_other_listener_loses_nothing(server):
     bob.close()
 
 
-def test_chat_through_ten_reloads_and_a_rolling_restart_loses_nothing(server):
-    alice = ResumingClient("alice@localhost/a", server.port_a)
-    bob = ResumingClient("bob@localhost/b", server.port_b)
+def test_chat_through_ten_reloads_and_a_rolling_restart_loses_nothing(server, pki):
+    alice = ResumingClient("alice@localhost/a", server.port_a, server.ca)
+    bob = ResumingClient("bob@localhost/b", server.port_b, server.ca)
     for c in (alice, bob):
         c.wait_session()
         assert c.enabled.wait(10)
@@ -133,7 +137,7 @@ def test_chat_through_ten_reloads_and_a_rolling_restart_loses_nothing(server):
         for n in range(10):
             # A changed option on both listeners: both get new workers, the old
             # ones drain for 300 ms and then hand their sessions over.
-            server.write_config(listeners(server.port_a, server.port_b, max_stanza_size=65536 + n + 1))
+            server.write_config(listeners(server.port_a, server.port_b, pki, max_stanza_size=65536 + n + 1))
             server.ctl("reload")
             pids |= {r["workerPID"] for r in server.listeners()}
             time.sleep(0.7)
