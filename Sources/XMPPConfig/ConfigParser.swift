@@ -98,7 +98,7 @@ struct ConfigParser {
             config.saslMechanisms = mechanisms
         }
         if let password = try auth.table("password") {
-            try password.checkKnownKeys(["format", "scram_iterations"])
+            try password.checkKnownKeys(["format", "scram_iterations", "hash"])
             if let format = try password.string("format") {
                 guard format == "scram" else {
                     throw password.badValue("format", .string(format), "\"scram\" (the only password format supported by xmppd)")
@@ -106,6 +106,14 @@ struct ConfigParser {
                 config.passwordFormat = format
             }
             config.scramIterations = try password.int("scram_iterations", .positive) ?? 10_000
+            if let hashes = try password.stringArray("hash") {
+                let expected = AuthConfig.passwordHashNames.map(quoted).joined(separator: ", ")
+                for (n, name) in hashes.enumerated() where !AuthConfig.passwordHashNames.contains(name) {
+                    throw password.ctx.error(password.keyPath("hash") + "[\(n + 1)]", "found \(quoted(name)), expected one of \(expected)")
+                }
+                guard !hashes.isEmpty else { throw password.error("hash", "found [], expected a non-empty array of \(expected)") }
+                config.passwordHashes = hashes
+            }
         }
         return config
     }
@@ -181,9 +189,5 @@ struct ConfigParser {
 
 extension AuthConfig {
     /// Mechanisms MongooseIM offers that xmppd does not implement yet.
-    static let knownUnsupportedMechanisms = [
-        "scram_sha224", "scram_sha384", "scram_sha512",
-        "scram_sha224_plus", "scram_sha384_plus", "scram_sha512_plus",
-        "anonymous", "oauth", "digest",
-    ]
+    static let knownUnsupportedMechanisms = ["anonymous", "oauth", "digest"]
 }

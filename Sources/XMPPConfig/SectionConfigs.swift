@@ -23,28 +23,50 @@ public struct GeneralConfig: Codable, Equatable, Hashable, Sendable {
 
 /// SASL mechanisms xmppd implements; raw values are the IANA names offered on the wire.
 public enum SASLMechanism: String, Codable, Hashable, Sendable, CaseIterable {
+    case scramSHA512Plus = "SCRAM-SHA-512-PLUS"
+    case scramSHA384Plus = "SCRAM-SHA-384-PLUS"
     case scramSHA256Plus = "SCRAM-SHA-256-PLUS"
+    case scramSHA224Plus = "SCRAM-SHA-224-PLUS"
     case scramSHA1Plus = "SCRAM-SHA-1-PLUS"
+    case scramSHA512 = "SCRAM-SHA-512"
+    case scramSHA384 = "SCRAM-SHA-384"
     case scramSHA256 = "SCRAM-SHA-256"
+    case scramSHA224 = "SCRAM-SHA-224"
     case scramSHA1 = "SCRAM-SHA-1"
     case plain = "PLAIN"
     /// XEP-0178: the TLS client certificate authenticates.
     case external = "EXTERNAL"
 
-    /// The spelling used in MongooseIM's `auth.sasl_mechanisms`.
+    /// The spelling used in MongooseIM's `auth.sasl_mechanisms`: "scram_sha512_plus".
     public var configName: String {
         switch self {
+        case .scramSHA512Plus: return "scram_sha512_plus"
+        case .scramSHA384Plus: return "scram_sha384_plus"
         case .scramSHA256Plus: return "scram_sha256_plus"
+        case .scramSHA224Plus: return "scram_sha224_plus"
         case .scramSHA1Plus: return "scram_sha1_plus"
+        case .scramSHA512: return "scram_sha512"
+        case .scramSHA384: return "scram_sha384"
         case .scramSHA256: return "scram_sha256"
+        case .scramSHA224: return "scram_sha224"
         case .scramSHA1: return "scram_sha1"
         case .plain: return "plain"
         case .external: return "external"
         }
     }
 
+    /// A SCRAM mechanism with channel binding.
+    public var isPlus: Bool { rawValue.hasSuffix("-PLUS") }
+
+    /// The IANA hash name of a SCRAM mechanism ("SHA-512"), nil for the others.
+    public var scramHashName: String? {
+        guard rawValue.hasPrefix("SCRAM-") else { return nil }
+        let name = rawValue.dropFirst("SCRAM-".count)
+        return String(isPlus ? name.dropLast("-PLUS".count) : name)
+    }
+
     /// Offered only on a TLS stream (channel binding needs TLS, EXTERNAL a certificate).
-    public var needsTLS: Bool { self == .scramSHA256Plus || self == .scramSHA1Plus || self == .external }
+    public var needsTLS: Bool { isPlus || self == .external }
 
     public init?(configName: String) {
         guard let m = SASLMechanism.allCases.first(where: { $0.configName == configName }) else { return nil }
@@ -62,15 +84,23 @@ public struct AuthConfig: Codable, Equatable, Hashable, Sendable {
     public var passwordFormat: String
     /// `auth.password.scram_iterations`; default 10_000.
     public var scramIterations: Int
+    /// `auth.password.hash`: the SCRAM hashes credentials are stored for ("sha",
+    /// "sha224", "sha256", "sha384", "sha512"); nil (the default) is all of them.
+    public var passwordHashes: [String]?
+
+    /// MongooseIM's names for `auth.password.hash`.
+    public static let passwordHashNames = ["sha", "sha224", "sha256", "sha384", "sha512"]
 
     public init(methods: [String] = ["internal"],
                 saslMechanisms: [SASLMechanism] = [.scramSHA256, .scramSHA1, .plain],
                 passwordFormat: String = "scram",
-                scramIterations: Int = 10_000) {
+                scramIterations: Int = 10_000,
+                passwordHashes: [String]? = nil) {
         self.methods = methods
         self.saslMechanisms = saslMechanisms
         self.passwordFormat = passwordFormat
         self.scramIterations = scramIterations
+        self.passwordHashes = passwordHashes
     }
 }
 

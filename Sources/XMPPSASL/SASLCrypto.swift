@@ -71,7 +71,10 @@ public enum SASLCrypto {
     private static func evp(_ hash: SCRAMHash) -> OpaquePointer? {
         switch hash {
         case .sha1: return EVP_sha1()
+        case .sha224: return EVP_sha224()
         case .sha256: return EVP_sha256()
+        case .sha384: return EVP_sha384()
+        case .sha512: return EVP_sha512()
         }
     }
 

@@ -2,11 +2,15 @@
 // any mechanism through `SASLServerMechanism` and maps `SASLStep` onto
 // <challenge/>, <success/> and <failure/> elements (RFC 6120 §6.4).
 
-/// Hash function of a SCRAM family member (RFC 5802, RFC 7677).
-/// The raw value is the IANA hash name, used as the storage key for credentials.
+/// Hash function of a SCRAM family member (RFC 5802, RFC 7677, and the SHA-2 variants
+/// MongooseIM offers). The raw value is the IANA hash name, used as the storage key for
+/// credentials.
 public enum SCRAMHash: String, Codable, Sendable, CaseIterable {
     case sha1 = "SHA-1"
+    case sha224 = "SHA-224"
     case sha256 = "SHA-256"
+    case sha384 = "SHA-384"
+    case sha512 = "SHA-512"
 
     /// SASL mechanism name as advertised in <mechanisms/>, e.g. "SCRAM-SHA-1".
     public var mechanismName: String { "SCRAM-" + rawValue }
@@ -15,8 +19,19 @@ public enum SCRAMHash: String, Codable, Sendable, CaseIterable {
     public var outputLength: Int {
         switch self {
         case .sha1: return 20
+        case .sha224: return 28
         case .sha256: return 32
+        case .sha384: return 48
+        case .sha512: return 64
         }
+    }
+
+    /// MongooseIM's name in `auth.password.hash`: "sha" is SHA-1.
+    public var configName: String { self == .sha1 ? "sha" : "sha" + rawValue.dropFirst(4) }
+
+    public init?(configName name: String) {
+        guard let hash = SCRAMHash.allCases.first(where: { $0.configName == name }) else { return nil }
+        self = hash
     }
 
     /// The SCRAM hash whose mechanism name is `name` (case-sensitive, as SASL names are).

@@ -8,15 +8,14 @@ public enum AccountError: Error, Equatable, Sendable {
     case invalidUsername
 }
 
-/// User accounts with SCRAM-SHA-1 and SCRAM-SHA-256 credentials. The password is only
+/// User accounts with SCRAM credentials (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, or the
+/// subset `auth.password.hash` names). The password is only
 /// ever used to derive credentials; it is not stored. Usernames and domains are stored
 /// lowercased (a simple stand-in for full PRECIS nodeprep, which the caller may apply first).
 ///
 /// Same threading rule as the database: one thread at a time.
 public final class AccountStore {
     public let database: SQLiteDatabase
-    /// Hashes credentials are kept for; SCRAM lookups need the matching row.
-    public static let hashes: [SCRAMHash] = [.sha1, .sha256]
     private let now: () -> Double
 
     public init(database: SQLiteDatabase, now: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws {
@@ -25,13 +24,16 @@ public final class AccountStore {
         try StoreSchema.apply(to: database)
     }
 
-    public func register(user: String, domain: String,
-                         password: String, iterations: Int = SCRAMCredentials.defaultIterations) throws {
+    /// `hashes`: the SCRAM hashes to keep credentials for; a login with a SCRAM
+    /// mechanism whose hash is not stored fails.
+    public func register(user: String, domain: String, password: String,
+                         iterations: Int = SCRAMCredentials.defaultIterations,
+                         hashes: [SCRAMHash] = SCRAMHash.allCases) throws {
         let user = try Self.normalise(user: user)
         let domain = domain.lowercased()
         guard !password.isEmpty else { throw AccountError.emptyPassword }
         // PBKDF2 is slow: derive before taking the write lock.
-        let credentials = Self.hashes.map { SCRAMCredentials.generate(password: password, iterations: iterations, hash: $0) }
+        let credentials = hashes.map { SCRAMCredentials.generate(password: password, iterations: iterations, hash: $0) }
         do {
             try database.transaction {
                 guard try !existsThrowing(user, domain) else { throw AccountError.alreadyExists }
@@ -55,12 +57,13 @@ public final class AccountStore {
         }
     }
 
-    public func setPassword(user: String, domain: String,
-                            password: String, iterations: Int = SCRAMCredentials.defaultIterations) throws {
+    public func setPassword(user: String, domain: String, password: String,
+                            iterations: Int = SCRAMCredentials.defaultIterations,
+                            hashes: [SCRAMHash] = SCRAMHash.allCases) throws {
         let user = try Self.normalise(user: user)
         let domain = domain.lowercased()
         guard !password.isEmpty else { throw AccountError.emptyPassword }
-        let credentials = Self.hashes.map { SCRAMCredentials.generate(password: password, iterations: iterations, hash: $0) }
+        let credentials = hashes.map { SCRAMCredentials.generate(password: password, iterations: iterations, hash: $0) }
         try database.transaction {
             let n = try database.run("UPDATE accounts SET updated_at = ? WHERE domain = ? AND username = ?",
                                      now(), domain, user)
@@ -85,6 +88,15 @@ public final class AccountStore {
         guard let row = rows.first, let salt = row.blob(0), let iterations = row.int(1),
               let storedKey = row.blob(2), let serverKey = row.blob(3) else { return nil }
         return SCRAMCredentials(hash: hash, salt: salt, iterations: iterations, storedKey: storedKey, serverKey: serverKey)
+    }
+
+    /// The credentials PLAIN checks a password against: SHA-256's when stored, else the
+    /// strongest hash stored (`auth.password.hash` may leave SHA-256 out).
+    public func anyCredentials(user: String, domain: String) -> SCRAMCredentials? {
+        for hash in [SCRAMHash.sha256, .sha512, .sha384, .sha224, .sha1] {
+            if let found = credentials(user: user, domain: domain, hash: hash) { return found }
+        }
+        return nil
     }
 
     /// A `CredentialLookup` for `SCRAMServer(hash:lookup:)` / `PLAINServer` on one domain.

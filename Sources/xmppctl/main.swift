@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import XMPPConfig
+import XMPPSASL
 import XMPPStore
 import XMPPSupervisor
 
@@ -152,7 +153,7 @@ struct Register: ParsableCommand {
         let config = try options.load()
         do {
             try account.store(config).register(user: account.user, domain: account.domain.lowercased(), password: password,
-                                               iterations: config.auth.scramIterations)
+                                               iterations: config.auth.scramIterations, hashes: config.auth.scramHashes)
         } catch { fail("\(error)") }
         print("User \(account.user.lowercased())@\(account.domain.lowercased()) successfully registered")
     }
@@ -180,10 +181,15 @@ struct Passwd: ParsableCommand {
         let config = try options.load()
         do {
             try account.store(config).setPassword(user: account.user, domain: account.domain.lowercased(), password: password,
-                                                  iterations: config.auth.scramIterations)
+                                                  iterations: config.auth.scramIterations, hashes: config.auth.scramHashes)
         } catch { fail("\(error)") }
         print("Password changed for \(account.user.lowercased())@\(account.domain.lowercased())")
     }
+}
+
+extension AuthConfig {
+    /// `auth.password.hash` as SCRAM hashes (validated by the config parser); all when unset.
+    var scramHashes: [SCRAMHash] { passwordHashes?.compactMap(SCRAMHash.init(configName:)) ?? SCRAMHash.allCases }
 }
 
 XMPPCtl.main()

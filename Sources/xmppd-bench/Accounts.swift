@@ -20,7 +20,8 @@ enum Accounts {
                 for i in stride(from: t, to: n, by: threads) {
                     if store.exists(user: username(i), domain: domain) { continue }
                     do {
-                        try store.register(user: username(i), domain: domain, password: password, iterations: iterations)
+                        try store.register(user: username(i), domain: domain, password: password, iterations: iterations,
+                                           hashes: [.sha256])   // the bench logs in with SCRAM-SHA-256 only
                         created.add(1)
                     } catch AccountError.alreadyExists {
                         continue

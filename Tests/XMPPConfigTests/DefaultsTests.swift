@@ -54,6 +54,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.general.c2sStateTimeoutMs, 5000)
         XCTAssertEqual(config.auth.methods, ["internal"])
         XCTAssertEqual(config.auth.saslMechanisms, [.scramSHA256, .scramSHA1, .plain])
+        XCTAssertNil(config.auth.passwordHashes)
         XCTAssertEqual(config.auth.passwordFormat, "scram")
         XCTAssertEqual(config.auth.scramIterations, 10_000)
         XCTAssertEqual(config.xmppd.stateDirectory, "/srv/xmppd/var")
@@ -77,10 +78,11 @@ final class DefaultsTests: XCTestCase {
 
         [auth]
           methods = ["internal"]
-          sasl_mechanisms = ["plain", "scram_sha1"]
+          sasl_mechanisms = ["plain", "scram_sha1", "scram_sha512_plus", "scram_sha224"]
           [auth.password]
             format = "scram"
             scram_iterations = 4096
+            hash = ["sha512", "sha"]
 
         [xmppd]
           state_dir = "state/../data"
@@ -93,8 +95,9 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.general.loglevel, "debug")
         XCTAssertEqual(config.general.maxFSMQueue, 1000)
         XCTAssertEqual(config.general.c2sStateTimeoutMs, 10_000)
-        XCTAssertEqual(config.auth.saslMechanisms, [.plain, .scramSHA1])
+        XCTAssertEqual(config.auth.saslMechanisms, [.plain, .scramSHA1, .scramSHA512Plus, .scramSHA224])
         XCTAssertEqual(config.auth.scramIterations, 4096)
+        XCTAssertEqual(config.auth.passwordHashes, ["sha512", "sha"])
         XCTAssertEqual(config.xmppd.stateDirectory, "/srv/xmppd/etc/data")
         XCTAssertEqual(config.xmppd.drainTimeoutMs, 0)
         XCTAssertEqual(config.xmppd.workerRestartBackoffMs, 250)

@@ -272,8 +272,14 @@ final class ErrorTests: XCTestCase {
     }
 
     func testAuthErrors() {
-        assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"plain\", \"scram_sha512\"]\n", line: 4,
-                    keyPath: "auth.sasl_mechanisms[2]", contains: ["\"scram_sha512\" is not supported yet"])
+        assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"plain\", \"oauth\"]\n", line: 4,
+                    keyPath: "auth.sasl_mechanisms[2]", contains: ["\"oauth\" is not supported yet"])
+        assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"scram_sha513\"]\n", line: 4,
+                    keyPath: "auth.sasl_mechanisms[1]", contains: ["found \"scram_sha513\", expected one of \"scram_sha512_plus\""])
+        assertError(generalHeader + "[auth.password]\n  hash = [\"sha256\", \"md5\"]\n", line: 4,
+                    keyPath: "auth.password.hash[2]", contains: ["found \"md5\", expected one of \"sha\", \"sha224\""])
+        assertError(generalHeader + "[auth.password]\n  hash = []\n", line: 4,
+                    keyPath: "auth.password.hash", contains: ["found [], expected a non-empty array"])
         assertError(generalHeader + "[auth]\n  sasl_mechanisms = [\"anonymous\"]\n", line: 4,
                     keyPath: "auth.sasl_mechanisms[1]", contains: ["not supported yet"])
         assertError(generalHeader + "[auth]\n  methods = [\"rdbms\"]\n", line: 4,

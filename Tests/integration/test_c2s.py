@@ -6,7 +6,7 @@ import pytest
 
 from raw_stream import RawStream
 from xmpp_client import Client
-from xmppd_harness import wait_for
+from xmppd_harness import Server, wait_for
 
 
 def login(server, user, password="secret", **kw):
@@ -207,3 +207,40 @@ def test_access_rule_refuses_session(tmp_path):
         alice.close()
     finally:
         instance.stop()
+
+
+ALL_SCRAM = '  sasl_mechanisms = ["scram_sha512", "scram_sha384", "scram_sha256", "scram_sha224", "scram_sha1", "plain"]'
+
+
+def test_slixmpp_logs_in_with_every_scram_hash(tmp_path, c2s_port):
+    """SCRAM-SHA-224/384/512 as MongooseIM offers them, against slixmpp's own SCRAM."""
+    server = Server(tmp_path, f'[[listen.c2s]]\n  port = {c2s_port}\n  ip_address = "127.0.0.1"\n', auth=ALL_SCRAM)
+    server.c2s_port = c2s_port
+    server.start()
+    try:
+        server.register("alice", "secret")
+        for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-384", "SCRAM-SHA-224", "SCRAM-SHA-256", "SCRAM-SHA-1"):
+            login(server, "alice", mechanism=mechanism).close()
+        wrong = Client("alice@localhost/x", "wrong", c2s_port, mechanism="SCRAM-SHA-512")
+        assert wrong.auth_failed.wait(10)
+        wrong.close()
+    finally:
+        server.stop()
+
+
+def test_password_hash_option_limits_the_stored_credentials(tmp_path, c2s_port):
+    """auth.password.hash = ["sha512"]: only SCRAM-SHA-512 credentials are stored, so a
+    SCRAM-SHA-256 login fails while SCRAM-SHA-512 and PLAIN (checked against them) work."""
+    server = Server(tmp_path, f'[[listen.c2s]]\n  port = {c2s_port}\n  ip_address = "127.0.0.1"\n', auth=ALL_SCRAM,
+                    password='  hash = ["sha512"]')
+    server.c2s_port = c2s_port
+    server.start()
+    try:
+        server.register("alice", "secret")
+        login(server, "alice", mechanism="SCRAM-SHA-512").close()
+        login(server, "alice", mechanism="PLAIN").close()
+        refused = Client("alice@localhost/x", "secret", c2s_port, mechanism="SCRAM-SHA-256")
+        assert refused.auth_failed.wait(10)
+        refused.close()
+    finally:
+        server.stop()

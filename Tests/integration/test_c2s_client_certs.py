@@ -17,11 +17,12 @@ HEADER = ("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmln
           "xmlns:stream='http://etherx.jabber.org/streams'>")
 
 
+MECHANISMS = '  sasl_mechanisms = ["external", "scram_sha512_plus", "scram_sha384_plus", "scram_sha256_plus", ' \
+             '"scram_sha256", "plain"]'
+
+
 def listener(port, pki, module="fast_tls", extra=""):
     return f"""
-[auth]
-  sasl_mechanisms = ["external", "scram_sha256_plus", "scram_sha256", "plain"]
-
 [[listen.c2s]]
   port = {port}
   ip_address = "127.0.0.1"
@@ -37,7 +38,7 @@ def listener(port, pki, module="fast_tls", extra=""):
 @pytest.fixture
 def cert_server(tmp_path, pki):
     port = free_port()
-    instance = Server(tmp_path, listener(port, pki))
+    instance = Server(tmp_path, listener(port, pki), auth=MECHANISMS)
     instance.port = port
     instance.start()
     instance.register("alice", "secret")
@@ -91,22 +92,25 @@ class TLSStream:
         return hashlib.sha256(self.sock.getpeercert(binary_form=True)).digest()
 
 
-def scram_plus(stream, user, password, binding, gs2="p=tls-server-end-point,,"):
+def scram_plus(stream, user, password, binding, gs2="p=tls-server-end-point,,", hash_name="sha256"):
+    """SCRAM-SHA-<n>-PLUS by hand with Python's hashlib (RFC 5802 with RFC 7677's hash)."""
+    digest = getattr(hashlib, hash_name)
     nonce = base64.b64encode(os.urandom(18)).decode()
     first_bare = f"n={user},r={nonce}"
-    stream.sock.sendall(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256-PLUS'>"
+    mechanism = f"SCRAM-SHA-{hash_name[3:]}-PLUS"
+    stream.sock.sendall((f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'>"
                          + base64.b64encode((gs2 + first_bare).encode()).decode() + "</auth>").encode())
     reply = stream.read_until(b"</challenge>") if b"<failure" not in stream.buffer else stream.buffer.decode()
     if "<challenge" not in reply:
         return reply
     server_first = base64.b64decode(re.search(r">([^<]+)</challenge>", reply).group(1)).decode()
     fields = dict(item.split("=", 1) for item in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
-    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-    stored_key = hashlib.sha256(client_key).digest()
+    salted = hashlib.pbkdf2_hmac(hash_name, password.encode(), base64.b64decode(fields["s"]), int(fields["i"]))
+    client_key = hmac.new(salted, b"Client Key", hash_name).digest()
+    stored_key = digest(client_key).digest()
     without_proof = f"c={base64.b64encode(gs2.encode() + binding).decode()},r={fields['r']}"
     auth_message = f"{first_bare},{server_first},{without_proof}".encode()
-    signature = hmac.new(stored_key, auth_message, "sha256").digest()
+    signature = hmac.new(stored_key, auth_message, hash_name).digest()
     proof = bytes(a ^ b for a, b in zip(client_key, signature))
     final = f"{without_proof},p={base64.b64encode(proof).decode()}"
     stream.sock.sendall(("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
@@ -126,6 +130,16 @@ def test_scram_plus_binds_to_the_tls_channel(cert_server, pki):
     # Data of another channel (a man in the middle's) is refused.
     other = TLSStream(cert_server.port, pki, cert="plus-cert")
     assert "<failure" in scram_plus(other, "alice", "secret", b"\0" * 32)
+
+
+def test_scram_sha512_and_sha384_plus_bind_to_the_tls_channel(cert_server, pki):
+    pki.client("plus-cert-512", "someone@localhost")
+    for hash_name in ("sha512", "sha384"):
+        stream = TLSStream(cert_server.port, pki, cert="plus-cert-512")
+        assert f"<mechanism>SCRAM-SHA-{hash_name[3:]}-PLUS</mechanism>" in stream.features
+        assert "<success" in scram_plus(stream, "alice", "secret", stream.end_point_binding(), hash_name=hash_name)
+        wrong = TLSStream(cert_server.port, pki, cert="plus-cert-512")
+        assert "<failure" in scram_plus(wrong, "alice", "secret", b"\0" * 32, hash_name=hash_name)
 
 
 def test_untrusted_certificate_is_refused(cert_server, pki, tmp_path):
@@ -156,7 +170,7 @@ def test_revoked_certificate_is_refused_with_crl(tmp_path, pki):
     pki.client("mallory-cert", "mallory@localhost")
     crl = pki.revoke("mallory-cert")
     port = free_port()
-    instance = Server(tmp_path, listener(port, pki, module="just_tls", extra=f'  tls.crl_files = ["{crl}"]'))
+    instance = Server(tmp_path, listener(port, pki, module="just_tls", extra=f'  tls.crl_files = ["{crl}"]'), auth=MECHANISMS)
     instance.start()
     instance.register("carol", "secret")
     instance.register("mallory", "secret")

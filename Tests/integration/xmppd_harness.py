@@ -51,9 +51,11 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, directory: Path, listeners: str, extra: str = "", hosts=("localhost",), drain_timeout=30_000,
-                 loglevel="info"):
+                 loglevel="info", auth="", password=""):
+        """auth, password: extra lines for [auth] (sasl_mechanisms) and [auth.password] (hash)."""
         self.directory = directory
         self.loglevel = loglevel
+        self.auth, self.password = auth, password
         directory.mkdir(parents=True, exist_ok=True)
         self.var = directory / "var"
         self.config = directory / "xmppd.toml"
@@ -73,8 +75,12 @@ class Server:
   loglevel = "{self.loglevel}"
   c2s_state_timeout = 2_000
 
+[auth]
+{self.auth}
+
 [auth.password]
   scram_iterations = 4096
+{self.password}
 
 [xmppd]
   state_dir = "var"

@@ -57,6 +57,15 @@ public final class CredentialSource: @unchecked Sendable {
     public func credentials(user: String, domain: String, hash: SCRAMHash) -> SCRAMCredentials? {
         lock.withLock { accounts.credentials(user: user, domain: domain, hash: hash) }
     }
+
+    /// For PLAIN: whichever SCRAM credentials the account has (see AccountStore).
+    public func anyCredentials(user: String, domain: String) -> SCRAMCredentials? {
+        lock.withLock { accounts.anyCredentials(user: user, domain: domain) }
+    }
+
+    public func exists(user: String, domain: String) -> Bool {
+        lock.withLock { accounts.exists(user: user, domain: domain) }
+    }
 }
 
 /// The connections this worker has open, so a drain or shutdown can reach them.

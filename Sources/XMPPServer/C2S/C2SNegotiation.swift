@@ -222,18 +222,17 @@ extension C2SConnection {
             SCRAMServer(hash: hash, lookup: { credentials.credentials(user: $0.lowercased(), domain: domain, hash: hash) },
                         domain: domain, plus: plus, channelBindings: bindings)
         }
+        if let name = mechanism.scramHashName, let hash = SCRAMHash(rawValue: name) {
+            return scram(hash, plus: mechanism.isPlus)
+        }
         switch mechanism {
-        case .scramSHA256Plus: return scram(.sha256, plus: true)
-        case .scramSHA1Plus: return scram(.sha1, plus: true)
-        case .scramSHA256: return scram(.sha256, plus: false)
-        case .scramSHA1: return scram(.sha1, plus: false)
-        case .plain:
-            return PLAINServer { credentials.credentials(user: $0.lowercased(), domain: domain, hash: .sha256) }
         case .external:
             let identities = tlsInfo?.peerCertificateVerified == true ? (tlsInfo?.peerCertificate?.xmppAddrs ?? []) : []
             return EXTERNALServer(certificateIdentities: identities, domain: domain) {
-                credentials.credentials(user: $0, domain: domain, hash: .sha256) != nil
+                credentials.exists(user: $0, domain: domain)
             }
+        default:
+            return PLAINServer { credentials.anyCredentials(user: $0.lowercased(), domain: domain) }
         }
     }
 
@@ -250,7 +249,7 @@ extension C2SConnection {
     /// Channel binding data of this TLS connection, when -PLUS is offered. tls-exporter
     /// only on TLS 1.3 (RFC 9266 needs the extended master secret before it).
     private var channelBindings: [String: [UInt8]] {
-        guard let tlsInfo, offeredMechanisms.contains(where: { $0 == .scramSHA256Plus || $0 == .scramSHA1Plus }) else {
+        guard let tlsInfo, offeredMechanisms.contains(where: \.isPlus) else {
             return [:]
         }
         var bindings: [String: [UInt8]] = [:]
