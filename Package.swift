@@ -97,7 +97,11 @@ let package = Package(
         ]),
 
         .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore"]),
-        .testTarget(name: "XMPPServerTests", dependencies: ["XMPPServer", "XMPPCore", "XMPPModuleAPI"]),
+        .testTarget(name: "XMPPServerTests", dependencies: [
+            "XMPPServer", "XMPPCore", "XMPPModuleAPI",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "XMPPConfigTests", dependencies: ["XMPPConfig"]),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL"]),
         .testTarget(name: "XMPPStoreTests", dependencies: ["XMPPStore"]),

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.sync.client import connect
 
 from ws_client import CLIENT, FRAMING, WSClient
@@ -113,6 +113,24 @@ def test_idle_timeout_closes_and_server_pings_keep_a_responsive_client(tmp_path)
             pinged.recv(timeout=1.2)
         pinged.open()
         pinged.close()
+    finally:
+        server.stop()
+
+
+def test_max_connections_closes_connections_over_the_limit(tmp_path):
+    port = free_port()
+    server = start(tmp_path, http_listener(port, listener_options="  transport.max_connections = 2"))
+    try:
+        first, second = (WSClient(f"ws://127.0.0.1:{port}/ws-xmpp") for _ in range(2))
+        first.open()
+        with pytest.raises(InvalidMessage):   # closed before any HTTP answer
+            WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+        second.close()
+        time.sleep(0.3)   # the server sees the close
+        third = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+        third.open()
+        third.close()
+        first.close()
     finally:
         server.stop()
 

@@ -3,15 +3,24 @@ import NIOHTTP1
 
 /// Answers the HTTP requests of a `[[listen.http]]` listener that no handler takes:
 /// 404 for unknown paths, 426 for a WebSocket path asked without a WebSocket upgrade or
-/// without the "xmpp" subprotocol (RFC 7395 §3.1), then closes the connection.
+/// without the "xmpp" subprotocol (RFC 7395 §3.1), then closes the connection. A
+/// connection that sends no complete request within `HTTPListener.requestTimeout` is
+/// closed, so idle sockets cannot pile up; an upgrade removes this handler and its timer.
 final class HTTPFallbackResponder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let routes: HTTPListener
     private var response: (HTTPResponseStatus, String)?
+    private var timeout: Scheduled<Void>?
 
     init(routes: HTTPListener) { self.routes = routes }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        timeout = context.eventLoop.scheduleTask(in: HTTPListener.requestTimeout) { context.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { timeout?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {

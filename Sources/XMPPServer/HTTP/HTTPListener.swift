@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
@@ -18,11 +19,30 @@ struct HTTPListener: Sendable {
 
     let routes: [WebSocketRoute]
     let tls: TLSContext?
+    /// `transport.max_connections`; nil is "infinity".
+    let maxConnections: Int?
+    /// Connections open now, across the worker's event loops.
+    let open = NIOLockedValueBox(0)
+    /// How long a connection may take to send a complete request (cowboy's default).
+    static let requestTimeout = TimeAmount.seconds(60)
 
     /// Whatever `max_stanza_size` says, one message may not exceed this (as c2s streams).
     static let maxMessageSize = 10 << 20
 
     func initialize(_ channel: Channel) throws {
+        // Over `max_connections` a new connection is closed at once (ranch would leave it
+        // in the backlog; closing tells the client without tying up the socket).
+        let admitted = open.withLockedValue { count -> Bool in
+            if let maxConnections, count >= maxConnections { return false }
+            count += 1
+            return true
+        }
+        guard admitted else {
+            channel.close(promise: nil)
+            return
+        }
+        let open = self.open
+        channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
         let pipeline = channel.pipeline.syncOperations
         if let tls { try pipeline.addHandler(OpenSSLHandler(context: tls)) }
         let fallback = HTTPFallbackResponder(routes: self)

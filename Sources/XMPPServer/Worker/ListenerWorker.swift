@@ -133,7 +133,8 @@ public final class ListenerWorker: @unchecked Sendable {
             env.maxStanzaSize = options.maxStanzaSize.intValue
             return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env))
         }
-        return HTTPListener(routes: routes, tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config))
+        return HTTPListener(routes: routes, tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
+                            maxConnections: http.transport.maxConnections.intValue)
     }
 
     private func makeC2SEnvironment(router: StanzaRouter, modules: ModuleRuntime) throws -> C2SEnvironment {
