@@ -69,6 +69,7 @@ let package = Package(
         .target(name: "mod_carboncopy", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_carboncopy"),
         .target(name: "mod_mam", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_mam"),
         .target(name: "mod_stream_management", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore"], path: "plugins/mod_stream_management"),
+        .target(name: "mod_bosh", dependencies: ["XMPPModuleAPI", "XMPPConfig"], path: "plugins/mod_bosh"),
         .target(name: "mod_blocking", dependencies: [
             "XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -77,7 +78,7 @@ let package = Package(
         .target(name: "mod_private", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_private"),
         .target(name: "XMPPModules", dependencies: [
             "XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam",
-            "mod_stream_management", "mod_blocking", "mod_private",
+            "mod_stream_management", "mod_blocking", "mod_private", "mod_bosh",
         ]),
 
         .executableTarget(name: "xmppd", dependencies: [

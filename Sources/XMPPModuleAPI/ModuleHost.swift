@@ -54,6 +54,9 @@ public protocol ModuleHost: AnyObject, Sendable {
 
     /// Switches on XEP-0198 acks and resumption in the c2s core (mod_stream_management).
     func enableStreamManagement(_ settings: StreamManagementSettings)
+
+    /// Switches on BOSH sessions on the `mod_bosh` HTTP handlers (mod_bosh).
+    func enableBOSH(_ settings: BOSHSettings)
 }
 
 /// Who an iq is addressed to, as RFC 6120 §10.3.3 reads it.

@@ -1,6 +1,7 @@
 import XMPPConfig
 import XMPPModuleAPI
 import mod_blocking
+import mod_bosh
 import mod_carboncopy
 import mod_disco
 import mod_mam
@@ -14,7 +15,7 @@ import mod_stream_management
 public enum ModuleCatalog {
     public static let all: [ServerModule.Type] = [
         ModPing.self, ModDisco.self, ModOffline.self, ModRoster.self, ModCarbonCopy.self, ModMAM.self,
-        ModStreamManagement.self, ModBlocking.self, ModPrivate.self,
+        ModStreamManagement.self, ModBlocking.self, ModPrivate.self, ModBOSH.self,
     ]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.

@@ -1,9 +1,10 @@
 """The shipped etc/xmppd.toml runs as-is: a generated certificate, STARTTLS on the
-first listener, direct TLS on the second, WebSocket on the third, the default modules."""
+first listener, direct TLS on the second, WebSocket and BOSH on the third, the default modules."""
 import re
 import subprocess
 from pathlib import Path
 
+from bosh_client import BOSHClient
 from ws_client import CLIENT, WSClient
 from xmpp_client import Client
 from xmppd_harness import XMPPCTL, XMPPD, free_port, pid_alive
@@ -45,6 +46,12 @@ def test_shipped_config_serves_tls_clients(tmp_path):
         bob.send_message("carol@localhost/ws", "back to the web")
         assert carol.recv_until(f"{CLIENT}message")[1].find(f"{CLIENT}body").text == "back to the web"
         carol.close()
+        # And one on BOSH, same port.
+        dave = BOSHClient(websocket)
+        subprocess.run([XMPPCTL, "register", "dave", "localhost", "secret", "-c", str(config)], check=True)
+        dave.login("dave")
+        dave.request("<message xmlns='jabber:client' to='bob@localhost/b' type='chat'><body>from bosh</body></message>")
+        assert bob.wait_message()["body"] == "from bosh"
         alice.close()
         bob.close()
     finally:

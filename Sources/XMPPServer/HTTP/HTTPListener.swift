@@ -18,6 +18,9 @@ struct HTTPListener: Sendable {
     }
 
     let routes: [WebSocketRoute]
+    /// The `mod_bosh` handlers, all served by one session table.
+    let boshHandlers: [HTTPHandlerConfig]
+    let bosh: BOSHService?
     let tls: TLSContext?
     /// `transport.max_connections`; nil is "infinity".
     let maxConnections: Int?
@@ -45,7 +48,7 @@ struct HTTPListener: Sendable {
         channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
         let pipeline = channel.pipeline.syncOperations
         if let tls { try pipeline.addHandler(OpenSSLHandler(context: tls)) }
-        let fallback = HTTPFallbackResponder(routes: self)
+        let fallback = HTTPRequestHandler(routes: self)
         let routes = self
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: Self.maxMessageSize,
@@ -69,11 +72,20 @@ struct HTTPListener: Sendable {
         try pipeline.addHandler(fallback)
     }
 
-    /// The handler for a request, by path and `host` ("_" is any host).
+    /// The WebSocket handler for a request, by path and `host` ("_" is any host).
     func route(for head: HTTPRequestHead) -> WebSocketRoute? {
+        routes.first { Self.matches($0.handler, head) }
+    }
+
+    /// The BOSH sessions, when the request is for a `mod_bosh` path.
+    func bosh(for head: HTTPRequestHead) -> BOSHService? {
+        boshHandlers.contains { Self.matches($0, head) } ? bosh : nil
+    }
+
+    static func matches(_ handler: HTTPHandlerConfig, _ head: HTTPRequestHead) -> Bool {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let host = head.headers["Host"].first.map(Self.hostName)
-        return routes.first { $0.handler.path == path && ($0.handler.host == "_" || $0.handler.host.lowercased() == host) }
+        return handler.path == path && (handler.host == "_" || handler.host.lowercased() == host)
     }
 
     static func offersXMPP(_ head: HTTPRequestHead) -> Bool {

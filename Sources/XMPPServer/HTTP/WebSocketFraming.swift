@@ -136,7 +136,7 @@ final class WebSocketFraming: ChannelDuplexHandler {
                 try outbound.feed(bytes) { event in
                     switch event {
                     case .streamOpened(let header): messages.append(Self.open(header))
-                    case .element(let element): messages.append(Self.framed(element))
+                    case .element(let element): messages.append(element.standaloneXML)
                     case .streamClosed:
                         messages.append("<close xmlns='\(Self.framingNamespace)'/>")
                         streamEnded = true
@@ -178,22 +178,5 @@ final class WebSocketFraming: ChannelDuplexHandler {
             if let value = header.attributes[name] { open += " \(name)='\(XMLEscaping.escapeAttribute(value))'" }
         }
         return open + "/>"
-    }
-
-    /// One element as a standalone document: stanzas with xmlns='jabber:client', stream
-    /// elements (features, errors) with the `stream:` prefix declared, as RFC 7395 §3.3.3
-    /// shows them.
-    static func framed(_ element: XMLElement) -> String {
-        guard element.namespace == XMPPNamespace.stream else { return element.serialized(parentNamespace: nil) }
-        var out = "<stream:\(element.name) xmlns:stream='\(XMPPNamespace.stream)'"
-        for (name, value) in element.attributes { out += " \(name)='\(XMLEscaping.escapeAttribute(value))'" }
-        out += ">"
-        for child in element.children {
-            switch child {
-            case .element(let e): out += e.serialized(parentNamespace: nil)
-            case .text(let text): out += XMLEscaping.escapeText(text)
-            }
-        }
-        return out + "</stream:\(element.name)>"
     }
 }

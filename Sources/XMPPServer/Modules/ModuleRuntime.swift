@@ -114,6 +114,13 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
     /// Set by mod_stream_management; nil: XEP-0198 is not offered.
     public var streamManagement: StreamManagementSettings? { lock.withLock { streamManagementSettings } }
 
+    private var boshSettings: BOSHSettings?
+
+    public func enableBOSH(_ settings: BOSHSettings) { lock.withLock { boshSettings = settings } }
+
+    /// Set by mod_bosh; nil: the `mod_bosh` HTTP handlers cannot serve sessions.
+    public var bosh: BOSHSettings? { lock.withLock { boshSettings } }
+
     // MARK: used by the core
 
     /// An iq result or error addressed to the server: completes a `sendIQ`.

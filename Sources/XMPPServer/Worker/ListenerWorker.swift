@@ -42,11 +42,17 @@ public final class ListenerWorker: @unchecked Sendable {
             }
             return (listener.http?.handlers ?? []).compactMap { handler in
                 let path = "\(listener.keyPath).handlers.\(handler.type)[\(handler.index)]"
-                guard case .websockets(let options) = handler.options else {
-                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets)"
+                switch handler.options {
+                case .websockets(let options):
+                    return options.service == nil ? nil
+                        : "\(path).service: components over WebSocket are not served by this version of xmppd yet"
+                case .bosh:
+                    // As in MongooseIM, BOSH needs the module as well as the handler.
+                    return config.modules.contains { $0.name == "mod_bosh" } ? nil
+                        : "\(path): BOSH needs [modules.mod_bosh] as well (MongooseIM's rule)"
+                default:
+                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets, mod_bosh)"
                 }
-                return options.service == nil ? nil
-                    : "\(path).service: components over WebSocket are not served by this version of xmppd yet"
             }
         }
     }
@@ -133,7 +139,15 @@ public final class ListenerWorker: @unchecked Sendable {
             env.maxStanzaSize = options.maxStanzaSize.intValue
             return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env))
         }
-        return HTTPListener(routes: routes, tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
+        let boshHandlers = http.handlers.filter { $0.options == .bosh }
+        var bosh: BOSHService?
+        if !boshHandlers.isEmpty {
+            // ListenerWorker.unservedListeners refused the start without mod_bosh.
+            guard let settings = modules.bosh else { throw WorkerError.unsupported("\(setup.listener.keyPath): BOSH needs [modules.mod_bosh]") }
+            bosh = BOSHService(settings: settings, env: C2SEnvironment.Shared(try makeC2SEnvironment(router: router, modules: modules)))
+        }
+        return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh,
+                            tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
                             maxConnections: http.transport.maxConnections.intValue)
     }
 

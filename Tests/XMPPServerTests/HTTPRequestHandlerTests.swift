@@ -4,9 +4,9 @@ import NIOHTTP1
 import XCTest
 @testable import XMPPServer
 
-final class HTTPFallbackResponderTests: XCTestCase {
-    func responder() -> HTTPFallbackResponder {
-        HTTPFallbackResponder(routes: HTTPListener(routes: [], tls: nil, maxConnections: nil))
+final class HTTPRequestHandlerTests: XCTestCase {
+    func responder() -> HTTPRequestHandler {
+        HTTPRequestHandler(routes: HTTPListener(routes: [], boshHandlers: [], bosh: nil, tls: nil, maxConnections: nil))
     }
 
     func testAConnectionWithoutACompleteRequestIsClosedAfterTheRequestTimeout() throws {

@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import XMPPCore
+import XMPPModuleAPI
+import XMPPTransport
+
+/// The BOSH sessions of one `[[listen.http]]` listener in this worker, by `sid`.
+///
+/// Every request of a session reaches this worker (one worker serves a listener), on
+/// whichever event loop its HTTP connection is; the session runs on the loop that
+/// created it.
+final class BOSHService: @unchecked Sendable {
+    typealias Reply = @Sendable (_ status: HTTPResponseStatus, _ body: String) -> Void
+
+    private let settings: BOSHSettings
+    private let env: C2SEnvironment.Shared
+    private let lock = NIOLock()
+    private var sessions: [String: BOSHSession] = [:]
+
+    init(settings: BOSHSettings, env: C2SEnvironment.Shared) {
+        self.settings = settings
+        self.env = env
+    }
+
+    /// One POSTed request body.
+    func handle(_ text: String, from client: SocketAddress?, on loop: EventLoop, reply: @escaping Reply) {
+        guard let body = BOSHBody.parse(text) else {
+            return reply(.badRequest, BOSHBody.terminate("bad-request"))
+        }
+        let ok: BOSHResponder = { reply(.ok, $0) }
+        guard let sid = body[attribute: "sid"] else { return create(body, from: client, on: loop, respond: ok) }
+        guard let session = lock.withLock({ sessions[sid] }) else {
+            return reply(.ok, BOSHBody.terminate("item-not-found"))
+        }
+        session.loop.execute { session.request(body, ok) }
+    }
+
+    /// XEP-0124 §7.1: a session creation request (no `sid`).
+    private func create(_ body: XMLElement, from client: SocketAddress?, on loop: EventLoop, respond: @escaping BOSHResponder) {
+        guard body[attribute: "rid"].flatMap(Int.init) != nil else { return respond(BOSHBody.terminate("bad-request")) }
+        guard let domain = body[attribute: "to"], env.value.hosts.contains(domain.lowercased()) else {
+            return respond(BOSHBody.terminate("host-unknown"))
+        }
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
+            return respond(BOSHBody.terminate("internal-server-error"))
+        }
+        let sid = SessionIDs.make()
+        let session = BOSHSession(sid: sid, loop: loop, settings: settings, creation: body, domain: domain.lowercased())
+        session.onEnd = { [weak self] in self?.lock.withLock { _ = self?.sessions.removeValue(forKey: sid) } }
+        lock.withLock { sessions[sid] = session }
+        let env = self.env
+        // The c2s end: an ordinary c2s connection that sees the HTTP client's address.
+        ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(C2SConnection(env: env)) }
+            }
+            .withConnectedSocket(fds[0])
+            .flatMap { c2s -> EventLoopFuture<Channel> in
+                c2s.pipeline.fireUserInboundEventTriggered(
+                    ProxyProtocolHeader(version: .v2, command: .proxy, source: client, destination: nil))
+                return ClientBootstrap(group: loop)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(BOSHLink(session: session)) }
+                    }
+                    .withConnectedSocket(fds[1])
+            }
+            .whenComplete { result in
+                switch result {
+                case .success(let link): session.start(link: link, respond: respond)
+                case .failure:
+                    session.end()
+                    respond(BOSHBody.terminate("internal-server-error"))
+                }
+            }
+    }
+}
+
+/// Session ids: 128 random bits, hex.
+enum SessionIDs {
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+    }
+}

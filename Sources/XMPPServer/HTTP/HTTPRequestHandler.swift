@@ -1,0 +1,107 @@
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP requests of a `[[listen.http]]` listener that are not WebSocket upgrades:
+/// BOSH (`mod_bosh` paths: POST a `<body/>`, OPTIONS for CORS), 426 for a WebSocket path
+/// asked without the upgrade or the "xmpp" subprotocol (RFC 7395 §3.1), 404 for the
+/// rest. BOSH keeps the connection open between requests; the errors close it. A
+/// connection that sends no complete request within `HTTPListener.requestTimeout` is
+/// closed, so idle sockets cannot pile up; an upgrade removes this handler and its timer.
+final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let routes: HTTPListener
+    private var request: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var timeout: Scheduled<Void>?
+
+    /// A BOSH request body may not exceed this.
+    static let maxBody = 10 << 20
+
+    init(routes: HTTPListener) { self.routes = routes }
+
+    func handlerAdded(context: ChannelHandlerContext) { armTimeout(context) }
+
+    func handlerRemoved(context: ChannelHandlerContext) { timeout?.cancel() }
+
+    private func armTimeout(_ context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeout = context.eventLoop.scheduleTask(in: HTTPListener.requestTimeout) { context.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            request = head
+            body = nil
+        case .body(var chunk):
+            guard request != nil else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > Self.maxBody {
+                request = nil
+                return reply(context, .payloadTooLarge, "request body over \(Self.maxBody) bytes\n", close: true)
+            }
+            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            timeout?.cancel()
+            answer(context, head, body.map { String(buffer: $0) } ?? "")
+        }
+    }
+
+    private func answer(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ text: String) {
+        if let bosh = routes.bosh(for: head) {
+            switch head.method {
+            case .OPTIONS:
+                return reply(context, .ok, "", headers: Self.cors, close: false)
+            case .POST:
+                let loop = context.eventLoop
+                let channel = context.channel
+                let handler = NIOLoopBound(self, eventLoop: loop)
+                let contextBox = NIOLoopBound(context, eventLoop: loop)
+                bosh.handle(text, from: context.remoteAddress, on: loop) { status, xml in
+                    loop.execute {
+                        guard channel.isActive else { return }
+                        handler.value.reply(contextBox.value, status, xml, headers: Self.cors + [("Content-Type", "text/xml; charset=utf-8")],
+                                            close: false)
+                    }
+                }
+                return
+            default:
+                return reply(context, .methodNotAllowed, "BOSH (XEP-0124) takes POST\n",
+                             headers: [("Allow", "POST, OPTIONS")], close: true)
+            }
+        }
+        if routes.route(for: head) != nil {
+            return reply(context, .upgradeRequired, "this path serves XMPP over WebSocket (RFC 7395): "
+                         + "ask for an upgrade with the \"xmpp\" subprotocol\n",
+                         headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Protocol", "xmpp")], close: true)
+        }
+        reply(context, .notFound, "no handler for \(head.uri)\n", close: true)
+    }
+
+    /// Browsers call BOSH from pages of other origins.
+    static let cors: [(String, String)] = [
+        ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+        ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "86400"),
+    ]
+
+    private func reply(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String,
+                       headers extra: [(String, String)] = [], close: Bool) {
+        var headers = HTTPHeaders([("Content-Length", String(text.utf8.count))])
+        if !extra.contains(where: { $0.0 == "Content-Type" }) { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if close { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        if !text.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if close {
+            done.whenComplete { _ in context.close(promise: nil) }
+        } else {
+            armTimeout(context)
+        }
+    }
+}

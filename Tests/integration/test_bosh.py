@@ -1,0 +1,124 @@
+"""XMPP over BOSH (XEP-0124, XEP-0206) on a [[listen.http]] listener with a mod_bosh
+handler and [modules.mod_bosh]: session creation, SASL, restart, bind, long polling
+that returns as soon as a message for the client arrives (from a slixmpp user on a c2s
+listener of another worker), `wait` running out, terminate, request-id rules, unknown
+sessions, bad bodies, inactivity, and CORS."""
+import http.client
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+from bosh_client import BIND, CLIENT, BOSHClient
+from xmpp_client import Client
+from xmppd_harness import Server, free_port
+
+
+def listeners(http_port, c2s_port):
+    return f"""
+[[listen.http]]
+  port = {http_port}
+  ip_address = "127.0.0.1"
+
+  [[listen.http.handlers.mod_bosh]]
+    host = "_"
+    path = "/http-bind"
+
+[[listen.c2s]]
+  port = {c2s_port}
+  ip_address = "127.0.0.1"
+"""
+
+
+def start(tmp_path, module_options=""):
+    http_port, c2s_port = free_port(), free_port()
+    server = Server(tmp_path, listeners(http_port, c2s_port), extra=f"[modules.mod_bosh]\n{module_options}\n")
+    server.http_port, server.c2s_port = http_port, c2s_port
+    server.start()
+    server.register("alice", "secret")
+    server.register("bob", "secret")
+    return server
+
+
+def test_bosh_session_chats_with_a_c2s_user_through_long_polling(tmp_path):
+    server = start(tmp_path)
+    try:
+        alice = BOSHClient(server.http_port)
+        alice.login("alice")
+        bob = Client("bob@localhost/b", "secret", server.c2s_port).wait_session()
+        try:
+            # A poll is held until bob's message arrives, then answered at once.
+            result = {}
+            poll = threading.Thread(target=lambda: result.update(body=alice.request(), at=time.time()))
+            poll.start()
+            time.sleep(0.5)
+            sent = time.time()
+            bob.send_message("alice@localhost/web", "hello over bosh")
+            poll.join(15)
+            body = result["body"]
+            assert body.find(f"{CLIENT}message/{CLIENT}body").text == "hello over bosh", ET.tostring(body)
+            assert result["at"] - sent < 3
+            alice.request("<message xmlns='jabber:client' to='bob@localhost/b' type='chat'><body>hi bob</body></message>")
+            assert bob.wait_message()["body"] == "hi bob"
+            ended = alice.request(type="terminate")
+            assert ended.get("type") == "terminate"
+            # The session is gone.
+            assert alice.request().get("condition") == "item-not-found"
+        finally:
+            bob.close()
+    finally:
+        server.stop()
+
+
+def test_wait_runs_out_with_an_empty_body_and_retransmission_gets_the_same_answer(tmp_path):
+    server = start(tmp_path)
+    try:
+        alice = BOSHClient(server.http_port)
+        alice.create(wait=1)
+        started = time.time()
+        empty = alice.request()
+        assert 0.8 < time.time() - started < 5 and len(empty) == 0 and empty.get("type") is None
+        # The same rid again: the same (empty) answer, not a new request.
+        again = alice.request(rid=alice.rid)
+        assert len(again) == 0 and again.get("type") is None
+        # A rid far ahead of the window ends the session.
+        assert alice.request(rid=alice.rid + 10).get("condition") == "item-not-found"
+    finally:
+        server.stop()
+
+
+def test_bad_requests_and_unknown_sessions(tmp_path):
+    server = start(tmp_path)
+    try:
+        client = BOSHClient(server.http_port)
+        status, body, raw = client.post("<body xmlns='http://jabber.org/protocol/httpbind' rid='1'")
+        assert status == 400 and body.get("condition") == "bad-request", raw
+        status, body, raw = client.post(f"<body xmlns='{BIND}' rid='5' sid='no-such-session'/>")
+        assert status == 200 and body.get("type") == "terminate" and body.get("condition") == "item-not-found", raw
+        status, body, raw = client.post(f"<body xmlns='{BIND}' rid='5' to='elsewhere.example' wait='5' hold='1'/>")
+        assert body.get("condition") == "host-unknown", raw
+        # CORS preflight for browser clients.
+        connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=10)
+        connection.request("OPTIONS", "/http-bind")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Access-Control-Allow-Origin") == "*"
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_inactivity_ends_the_session(tmp_path):
+    server = start(tmp_path, "  inactivity = 1")
+    try:
+        alice = BOSHClient(server.http_port)
+        created = alice.create(wait=1)
+        assert created.get("inactivity") == "1"
+        time.sleep(2.5)
+        assert alice.request().get("condition") == "item-not-found"
+    finally:
+        server.stop()
+
+
+def test_bosh_handler_needs_the_module(tmp_path):
+    server = Server(tmp_path, listeners(free_port(), free_port()))
+    assert "listen.http[1].handlers.mod_bosh[1]: BOSH needs [modules.mod_bosh]" in server.start_refused()
