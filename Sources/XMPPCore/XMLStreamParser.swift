@@ -153,6 +153,12 @@ public final class XMLStreamParser {
 
     public var isHibernating: Bool { parser == nil && headerDone }
 
+    /// Inside the root with no depth-1 element partly received and no error: the
+    /// next byte fed starts a new element.
+    public var atElementBoundary: Bool {
+        failure == nil && headerDone && depth == 1 && stack.isEmpty && consumed == mark
+    }
+
     /// A new expat parser in the namespace context of the stream, as if it had just
     /// read the opening tag.
     func wake() {

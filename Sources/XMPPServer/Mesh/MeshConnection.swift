@@ -14,6 +14,11 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     private var peer: Int32?
     private var mailbox: LoopMailbox?
     private var flushDeferred = false
+    private var splitter = MeshInputSplitter()
+    /// The peer's stream header announced that it reads binary route frames. Set on
+    /// the connection's loop before the connection is registered with the mesh
+    /// (under its lock), so every sender that finds the connection sees it.
+    private(set) var peerReadsRouteBytes = false
 
     init(mesh: Mesh) { self.mesh = mesh }
 
@@ -40,9 +45,11 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         do {
-            try buffer.withUnsafeReadableBytes { bytes in
+            try splitter.split(buffer, xml: { bytes in
                 try parser.feed(bytes) { event in self.handle(event, context: context) }
-            }
+            }, frame: { body in
+                try self.handleBinaryFrame(body)
+            })
         } catch {
             mesh.logger.error("mesh: bad frame from worker \(peer.map(String.init) ?? "?"): \(error)")
             context.close(promise: nil)
@@ -78,12 +85,28 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             peer = pid
+            peerReadsRouteBytes = header.attributes[MeshRouteFrame.headerAttribute] == "1"
             mesh.register(self, peer: pid)
         case .streamClosed:
             context.close(promise: nil)
         case .element(let frame):
             guard let peer else { return }
             handle(frame, from: peer, eventLoop: context.eventLoop)
+        }
+    }
+
+    enum FrameError: Error { case badBinaryFrame }
+
+    /// A binary route frame: the stanza's bytes go to the session as they are.
+    private func handleBinaryFrame(_ body: ByteBuffer) throws {
+        guard let peer else { return }
+        guard let route = MeshRouteFrame.decode(body) else { throw FrameError.badBinaryFrame }
+        guard let to = JID(route.to), let session = mesh.registry.session(for: to) else { return }
+        if session.peer == nil {
+            session.deliver(route.stanza)
+        } else if !route.hop, let holder = session.peer, holder != peer {
+            // Moved to another worker (XEP-0198 resumption), as for the XML frame.
+            mesh.forward(route.stanza, to: to, holder: holder)
         }
     }
 
