@@ -63,7 +63,15 @@ extension C2SConnection {
             }
             return deliver(element)
         }
-        writeStanza(stanza.bytes)
+        let bytes = stanza.bytes
+        guard bytes.storageCapacity > 2 * bytes.readableBytes, let context else { return writeStanza(bytes) }
+        // A slice of the mesh connection's read buffer: written as is, it would keep
+        // that whole buffer alive for as long as the stanza waits in this client's
+        // queue (up to max_fsm_queue stanzas for a client that stops reading, each
+        // pinning its own read buffer). A copy of its own is one small allocation.
+        var copy = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+        copy.writeImmutableBuffer(bytes)
+        writeStanza(copy)
     }
 
     private func handleServerIQ(_ iq: XMLElement, from session: SessionHandle, to: JID) {
