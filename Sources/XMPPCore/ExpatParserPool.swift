@@ -23,9 +23,12 @@ import Darwin
 /// parser.
 final class ExpatParserPool: @unchecked Sendable {
     static let shared = ExpatParserPool()
-    /// Per header: enough for the connections one busy event loop reads at once on a
-    /// few loops; beyond that, parsers are freed as before.
-    static let capacity = 16
+    /// Per header. A stream takes a parser only for the length of one read, so in
+    /// steady state each event loop has at most one out: two per core covers every
+    /// loop of the worker with room to spare, and more would only hold memory (each
+    /// idle parser keeps its buffers, some tens of KB). Beyond it, parsers are freed
+    /// as before.
+    static let capacity = max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     struct Idle {
         let parser: XML_Parser
