@@ -143,7 +143,13 @@ public final class XMLStreamParser {
     public func hibernate() -> Bool {
         guard !inFeed, failure == nil, headerDone, depth == 1, stack.isEmpty, consumed == mark,
               !resumeHeader.isEmpty, let p = parser else { return false }
-        XML_ParserFree(p)
+        if let header = commonHeaderIndex,
+           ExpatParserPool.shared.put(ExpatParserPool.Idle(parser: p, consumed: consumed), header: header) {
+            // Pooled: no callback can reach this object any more (nobody feeds it
+            // until the next owner points the user data at itself).
+        } else {
+            XML_ParserFree(p)
+        }
         parser = nil
         pendingText = []
         stack = []
@@ -153,9 +159,25 @@ public final class XMLStreamParser {
 
     public var isHibernating: Bool { parser == nil && headerDone }
 
+    /// Inside the root with no depth-1 element partly received and no error: the
+    /// next byte fed starts a new element.
+    public var atElementBoundary: Bool {
+        failure == nil && headerDone && depth == 1 && stack.isEmpty && consumed == mark
+    }
+
     /// A new expat parser in the namespace context of the stream, as if it had just
     /// read the opening tag.
     func wake() {
+        if let header = commonHeaderIndex, let pooled = ExpatParserPool.shared.take(header: header) {
+            // Already inside the same opening tag: nothing to re-feed.
+            parser = pooled.parser
+            XML_SetUserData(pooled.parser, Unmanaged.passUnretained(self).toOpaque())
+            depth = 1
+            consumed = pooled.consumed
+            mark = consumed
+            lastEventEnd = consumed
+            return
+        }
         makeParser()
         depth = 0 // the re-fed root brings it back to 1
         resuming = true
@@ -167,6 +189,13 @@ public final class XMLStreamParser {
         consumed = resumeHeader.count
         mark = consumed
         lastEventEnd = consumed
+    }
+
+    /// Which of `commonOpeningTags` this stream's header is, if any: its expat
+    /// parser can then go to (and come from) ExpatParserPool.
+    var commonHeaderIndex: Int? {
+        guard !resumeHeader.isEmpty else { return nil }
+        return XMLStreamParser.commonOpeningTags.firstIndex(of: resumeHeader)
     }
 
     /// `<prefix:stream xmlns:prefix='…' xmlns='…' …>` from the header's declarations.

@@ -77,4 +77,41 @@ final class HibernationTests: XCTestCase {
         parser.reset()
         guard case .streamOpened? = try events(parser, header).first else { return XCTFail("no new header") }
     }
+
+    /// Streams with the common header hand their expat parser on through the pool:
+    /// two streams that hibernate and wake in turn each see only their own stanzas,
+    /// in their own namespace context, with limits and restricted XML still enforced.
+    func testPooledParsersPassBetweenStreamsCleanly() throws {
+        let a = XMLStreamParser(maxStanzaSize: 200)
+        let b = XMLStreamParser(maxStanzaSize: 200)
+        XCTAssertEqual(try events(a, header).count, 1)
+        XCTAssertEqual(try events(b, header).count, 1)
+        for i in 0..<5 {
+            XCTAssertTrue(a.hibernate())
+            XCTAssertTrue(b.hibernate())
+            let fromB = try events(b, "<message id='b\(i)'><body>to b</body></message>")
+            let fromA = try events(a, "<iq id='a\(i)' type='get'><query xmlns='jabber:iq:version'/></iq>")
+            guard case .element(let m)? = fromB.first, fromB.count == 1,
+                  case .element(let iq)? = fromA.first, fromA.count == 1 else { return XCTFail("\(fromA) \(fromB)") }
+            XCTAssertEqual(m[attribute: "id"], "b\(i)")
+            XCTAssertEqual(m.namespace, "jabber:client")
+            XCTAssertEqual(iq[attribute: "id"], "a\(i)")
+            XCTAssertEqual(iq.elements.first?.namespace, "jabber:iq:version")
+        }
+        XCTAssertTrue(a.hibernate())
+        XCTAssertThrowsError(try events(a, "<message><body>" + String(repeating: "x", count: 500))) { error in
+            XCTAssertEqual((error as? XMLStreamError)?.condition, "policy-violation")
+        }
+        XCTAssertTrue(b.hibernate())
+        XCTAssertThrowsError(try events(b, "<!-- no -->")) { error in
+            XCTAssertEqual((error as? XMLStreamError)?.condition, "restricted-xml")
+        }
+        // A third stream gets a pooled parser or a new one: either way it works.
+        let c = XMLStreamParser(maxStanzaSize: 200)
+        XCTAssertEqual(try events(c, header).count, 1)
+        XCTAssertTrue(c.hibernate())
+        XCTAssertEqual(try events(c, "<presence/>").count, 1)
+        XCTAssertTrue(c.hibernate())
+        XCTAssertEqual(try events(c, "</stream:stream>"), [.streamClosed])
+    }
 }

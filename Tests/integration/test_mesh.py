@@ -2,6 +2,7 @@
 through the routing mesh, through reloads, restarts and crashes."""
 import os
 import signal
+import socket
 import time
 
 import pytest
@@ -124,4 +125,35 @@ def test_chat_across_workers_through_reloads_and_restart(pair):
         assert sent == received == 66
     finally:
         alice.close()
+        bob.close()
+
+
+def test_worker_without_route_bytes_gets_and_sends_xml_routes(pair, tmp_path):
+    """A peer that does not announce route-bytes='1' in its mesh header (an older
+    build during a rolling upgrade) is sent XML <route> frames, never binary ones,
+    and the XML routes it sends are delivered."""
+    bob = login(pair.port_b, "bob@localhost/b")
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        worker = pair.listener(pair.port_b)["workerPID"]
+        peer.connect(str(tmp_path / "var" / "mesh" / f"{worker}.sock"))
+        peer.settimeout(10)
+        peer.sendall(b"<?xml version='1.0'?><stream:stream xmlns='urn:xmppd:mesh' "
+                     b"xmlns:stream='http://etherx.jabber.org/streams' pid='999999' version='1.0'>"
+                     b"<bound jid='old@localhost/r' available='1' priority='0' at='1'/>")
+        time.sleep(1)   # the worker registers the peer and its session
+        bob.send_message("old@localhost/r", "to the old worker")
+        received = b""
+        while b"to the old worker</body></message></route>" not in received:
+            chunk = peer.recv(65536)
+            assert chunk, f"mesh connection closed; got {received!r}"
+            received += chunk
+        assert b"<route to='old@localhost/r'>" in received
+        assert b"\x01" not in received
+        peer.sendall(b"<route to='bob@localhost/b'><message xmlns='jabber:client' from='old@localhost/r' "
+                     b"to='bob@localhost/b' type='chat'><body>from the old worker</body></message></route>")
+        message = bob.wait_message()
+        assert message["body"] == "from the old worker" and str(message["from"]) == "old@localhost/r"
+    finally:
+        peer.close()
         bob.close()

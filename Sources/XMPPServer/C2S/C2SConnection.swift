@@ -217,6 +217,11 @@ final class C2SConnection: ChannelInboundHandler, TrackedConnection, SessionEndp
         stanza.serialize(into: &bytes, parentNamespace: XMPPNamespace.client)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
+        writeStanza(buffer)
+    }
+
+    /// A serialised stanza, counted against `max_fsm_queue`.
+    func writeStanza(_ buffer: ByteBuffer) {
         guard socket.write(buffer, stanzas: 1) else {
             // Like MongooseIM's max_fsm_queue: the session is ended rather than
             // letting its queue grow; RFC 6120's condition for it is resource-constraint.

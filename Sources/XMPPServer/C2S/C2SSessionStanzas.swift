@@ -51,6 +51,29 @@ extension C2SConnection {
         send(stanza)
     }
 
+    /// A stanza routed in from another worker, as bytes. With no receive hook and
+    /// no XEP-0198 queue to keep it in, nothing here needs the element: the bytes
+    /// are already what this client is sent.
+    func deliver(_ stanza: SerializedStanza) {
+        if case .handedOver(let successor) = state { return successor.deliver(stanza) }
+        guard case .established = state else { return }
+        guard streamManagement == nil, context != nil, !env.hooks.hasUserReceivePacketHooks else {
+            guard let element = stanza.element() else {
+                return logger.error("dropped a routed stanza that does not parse")
+            }
+            return deliver(element)
+        }
+        let bytes = stanza.bytes
+        guard bytes.storageCapacity > 2 * bytes.readableBytes, let context else { return writeStanza(bytes) }
+        // A slice of the mesh connection's read buffer: written as is, it would keep
+        // that whole buffer alive for as long as the stanza waits in this client's
+        // queue (up to max_fsm_queue stanzas for a client that stops reading, each
+        // pinning its own read buffer). A copy of its own is one small allocation.
+        var copy = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+        copy.writeImmutableBuffer(bytes)
+        writeStanza(copy)
+    }
+
     private func handleServerIQ(_ iq: XMLElement, from session: SessionHandle, to: JID) {
         let type = iq[attribute: "type"]
         let target: IQTarget = to.local == nil ? .server : .account

@@ -164,18 +164,53 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
 
     /// A handle for a session held by `peer`: delivering sends it over the mesh.
     func remoteHandle(_ jid: JID, peer: Int32, eventLoop: EventLoop) -> SessionHandle {
-        let routePrefix = MeshFrame.routePrefix(to: jid)
-        return SessionHandle(jid: jid, eventLoop: eventLoop, peer: peer,
+        let prefixes = RoutePrefixes(jid)
+        return SessionHandle(remote: jid, eventLoop: eventLoop, peer: peer,
                       deliver: { [weak self] stanza in
-                          self?.connection(to: peer)?.send(bytes: MeshFrame.routeBytes(stanza, prefix: routePrefix))
+                          guard let connection = self?.connection(to: peer) else { return }
+                          connection.send(bytes: connection.peerReadsRouteBytes
+                                          ? MeshRouteFrame.bytes(stanza, prefix: prefixes.binary)
+                                          : MeshFrame.routeBytes(stanza, prefix: prefixes.xml))
+                      },
+                      deliverSerialized: { [weak self] stanza in
+                          self?.send(stanza, prefixes: prefixes, hop: false, to: peer)
                       },
                       terminate: { [weak self] condition in
                           self?.connection(to: peer)?.send(MeshFrame.kick(jid, condition: condition))
                       })
     }
 
+    /// A stanza that came in as bytes for a session that has moved to `holder`:
+    /// sent on once, marked so that it is never forwarded again.
+    func forward(_ stanza: SerializedStanza, to jid: JID, holder: Int32) {
+        send(stanza, prefixes: RoutePrefixes(jid), hop: true, to: holder)
+    }
+
+    private func send(_ stanza: SerializedStanza, prefixes: RoutePrefixes, hop: Bool, to peer: Int32) {
+        guard let connection = connection(to: peer) else { return }
+        if connection.peerReadsRouteBytes {
+            connection.send(bytes: MeshRouteFrame.bytes(stanza, prefix: prefixes.binary, hop: hop))
+        } else if let element = stanza.element() {
+            var frame = MeshFrame.route(element, to: prefixes.jid)
+            if hop { frame[attribute: "hop"] = "1" }
+            connection.send(frame)
+        }
+    }
+
     func stop() {
         try? serverChannel?.close().wait()
         unlink(socketPath)
+    }
+}
+
+/// The constant start of every route frame to one remote session, in both forms.
+private struct RoutePrefixes: Sendable {
+    let jid: JID
+    let xml: [UInt8]
+    let binary: [UInt8]
+    init(_ jid: JID) {
+        self.jid = jid
+        xml = MeshFrame.routePrefix(to: jid)
+        binary = MeshRouteFrame.prefix(to: jid)
     }
 }

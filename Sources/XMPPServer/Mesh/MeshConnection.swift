@@ -14,6 +14,13 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     private var peer: Int32?
     private var mailbox: LoopMailbox?
     private var flushDeferred = false
+    /// Frames of the current mailbox batch, not yet written (loop only).
+    private var outgoing: ByteBuffer?
+    private var splitter = MeshInputSplitter()
+    /// The peer's stream header announced that it reads binary route frames. Set on
+    /// the connection's loop before the connection is registered with the mesh
+    /// (under its lock), so every sender that finds the connection sees it.
+    private(set) var peerReadsRouteBytes = false
 
     init(mesh: Mesh) { self.mesh = mesh }
 
@@ -40,9 +47,11 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         do {
-            try buffer.withUnsafeReadableBytes { bytes in
+            try splitter.split(buffer, xml: { bytes in
                 try parser.feed(bytes) { event in self.handle(event, context: context) }
-            }
+            }, frame: { body in
+                try self.handleBinaryFrame(body)
+            })
         } catch {
             mesh.logger.error("mesh: bad frame from worker \(peer.map(String.init) ?? "?"): \(error)")
             context.close(promise: nil)
@@ -52,20 +61,32 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     func send(_ element: XMLElement) { send(bytes: MeshFrame.bytes(element)) }
 
     /// From any thread: frames are queued on the connection's loop in call order and
-    /// flushed once per batch.
+    /// gathered into one buffer per mailbox batch, written and flushed once: a batch
+    /// of routed stanzas costs one trip through the channel pipeline and one
+    /// syscall, not one write each.
     func send(bytes: [UInt8]) {
         guard let channel, let mailbox else { return }
         mailbox.post { [self] in
-            var buffer = channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            channel.write(buffer, promise: nil)
+            if outgoing == nil {
+                outgoing = channel.allocator.buffer(capacity: max(bytes.count, Self.batchBufferSize))
+            }
+            outgoing!.writeBytes(bytes)
             guard !flushDeferred else { return }
-            if mailbox.deferFlush({ [self] in flushDeferred = false; channel.flush() }) {
+            if mailbox.deferFlush({ [self] in flushDeferred = false; writeOutgoing() }) {
                 flushDeferred = true
             } else {
-                channel.flush()
+                writeOutgoing()
             }
         }
+    }
+
+    /// Room for a batch of typical frames without growing.
+    private static let batchBufferSize = 16 * 1024
+
+    private func writeOutgoing() {
+        guard let buffer = outgoing else { return }
+        outgoing = nil
+        channel?.writeAndFlush(buffer, promise: nil)
     }
 
     // MARK: incoming frames
@@ -78,12 +99,28 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             peer = pid
+            peerReadsRouteBytes = header.attributes[MeshRouteFrame.headerAttribute] == "1"
             mesh.register(self, peer: pid)
         case .streamClosed:
             context.close(promise: nil)
         case .element(let frame):
             guard let peer else { return }
             handle(frame, from: peer, eventLoop: context.eventLoop)
+        }
+    }
+
+    enum FrameError: Error { case badBinaryFrame }
+
+    /// A binary route frame: the stanza's bytes go to the session as they are.
+    private func handleBinaryFrame(_ body: ByteBuffer) throws {
+        guard let peer else { return }
+        guard let route = MeshRouteFrame.decode(body) else { throw FrameError.badBinaryFrame }
+        guard let to = JID(route.to), let session = mesh.registry.session(for: to) else { return }
+        if session.peer == nil {
+            session.deliver(route.stanza)
+        } else if !route.hop, let holder = session.peer, holder != peer {
+            // Moved to another worker (XEP-0198 resumption), as for the XML frame.
+            mesh.forward(route.stanza, to: to, holder: holder)
         }
     }
 

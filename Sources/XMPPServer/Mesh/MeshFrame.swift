@@ -3,18 +3,20 @@ import XMPPCore
 /// The mesh protocol between workers: an XML stream over a Unix socket, one frame
 /// per depth-1 element, reusing the stanza parser and serializer.
 ///
-///     <stream:stream xmlns='urn:xmppd:mesh' xmlns:stream='…' pid='1234' version='1.0'>
+///     <stream:stream xmlns='urn:xmppd:mesh' xmlns:stream='…' pid='1234' route-bytes='1' version='1.0'>
 ///     <bound jid='a@x/r' available='0' priority='0' at='1732500000.123'/>   a session bound here
 ///     <presence jid='a@x/r' available='1' priority='5'><presence …/></presence>   its presence changed
 ///     <unbound jid='a@x/r'/>                                                 it ended
 ///     <route to='a@x/r'><message xmlns='jabber:client' …/></route>            deliver to a session here
+///       (between workers that both announce route-bytes='1', routes go as binary
+///       frames instead: MeshRouteFrame)
 ///     <kick jid='a@x/r' condition='conflict'/>                               end a session here
 enum MeshFrame {
     static let namespace = "urn:xmppd:mesh"
 
     static func header(pid: Int32) -> String {
         "<?xml version='1.0'?><stream:stream xmlns='\(namespace)' xmlns:stream='\(XMPPNamespace.stream)' "
-            + "pid='\(pid)' version='1.0'>"
+            + "pid='\(pid)' \(MeshRouteFrame.headerAttribute)='1' version='1.0'>"
     }
 
     static func element(for change: RegistryChange) -> XMLElement {

@@ -24,6 +24,8 @@ public final class SessionHandle: @unchecked Sendable {
 
     /// Deliveries to a local session go through its loop's mailbox (batched).
     private let mailbox: LoopMailbox?
+    /// The closures may be called from any thread (a remote session's).
+    private let callsFromAnyThread: Bool
 
     public init(jid: JID, eventLoop: EventLoop, mailbox: LoopMailbox? = nil, peer: Int32? = nil,
                 deliver: @escaping (XMLElement) -> Void,
@@ -32,7 +34,24 @@ public final class SessionHandle: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.mailbox = mailbox
         self.peer = peer
-        self.closures = ClosureEndpoint(deliver: deliver, terminate: terminate)
+        self.closures = ClosureEndpoint(deliver: deliver, deliverSerialized: nil, terminate: terminate)
+        self.callsFromAnyThread = false
+    }
+
+    /// A session of another worker: its closures only queue frames on a mesh
+    /// connection (thread-safe and in call order), so they are called on the
+    /// caller's thread. A hop to `eventLoop` first would cost every message routed
+    /// from another loop one more task and wake-up.
+    init(remote jid: JID, eventLoop: EventLoop, peer: Int32,
+         deliver: @escaping @Sendable (XMLElement) -> Void,
+         deliverSerialized: @escaping @Sendable (SerializedStanza) -> Void,
+         terminate: @escaping @Sendable (_ streamErrorCondition: String) -> Void) {
+        self.jid = jid
+        self.eventLoop = eventLoop
+        self.mailbox = nil
+        self.peer = peer
+        self.closures = ClosureEndpoint(deliver: deliver, deliverSerialized: deliverSerialized, terminate: terminate)
+        self.callsFromAnyThread = true
     }
 
     /// A session of a local connection: deliveries and terminations go to `connection`
@@ -44,6 +63,7 @@ public final class SessionHandle: @unchecked Sendable {
         self.peer = nil
         self.connection = connection
         self.closures = nil
+        self.callsFromAnyThread = false
     }
 
     private func deliverOnLoop(_ stanza: XMLElement) {
@@ -55,7 +75,9 @@ public final class SessionHandle: @unchecked Sendable {
     }
 
     public func deliver(_ stanza: XMLElement) {
-        if let mailbox {
+        if callsFromAnyThread {
+            deliverOnLoop(stanza)
+        } else if let mailbox {
             mailbox.post { self.deliverOnLoop(stanza) }
         } else if eventLoop.inEventLoop {
             deliverOnLoop(stanza)
@@ -64,24 +86,53 @@ public final class SessionHandle: @unchecked Sendable {
         }
     }
 
+    /// A stanza that is already bytes (routed in from another worker): written as
+    /// is where nothing needs the element, else parsed back first.
+    public func deliver(_ stanza: SerializedStanza) {
+        if let closures {
+            if let deliverSerialized = closures.deliverSerialized {
+                if callsFromAnyThread || eventLoop.inEventLoop {
+                    deliverSerialized(stanza)
+                } else {
+                    eventLoop.execute { deliverSerialized(stanza) }
+                }
+            } else if let element = stanza.element() {
+                deliver(element)
+            }
+        } else if let mailbox {
+            mailbox.post { self.connection?.deliver(stanza) }
+        } else if eventLoop.inEventLoop {
+            connection?.deliver(stanza)
+        } else {
+            eventLoop.execute { self.connection?.deliver(stanza) }
+        }
+    }
+
     /// Ends the session with a stream error (e.g. "conflict" when replaced).
     public func terminate(condition: String) {
-        if eventLoop.inEventLoop { terminateOnLoop(condition) } else { eventLoop.execute { self.terminateOnLoop(condition) } }
+        if callsFromAnyThread {
+            terminateOnLoop(condition)
+        } else if eventLoop.inEventLoop { terminateOnLoop(condition) } else { eventLoop.execute { self.terminateOnLoop(condition) } }
     }
 }
 
 /// The local end of a session: called on the session's event loop.
 protocol SessionEndpoint: AnyObject {
     func deliver(_ stanza: XMLElement)
+    /// The same stanza as bytes a client receives (see SerializedStanza).
+    func deliver(_ stanza: SerializedStanza)
     /// Ends the session with this stream error condition.
     func terminate(condition: String)
 }
 
-private final class ClosureEndpoint: SessionEndpoint {
+private final class ClosureEndpoint {
     let deliverBody: (XMLElement) -> Void
+    let deliverSerialized: ((SerializedStanza) -> Void)?
     let terminateBody: (String) -> Void
-    init(deliver: @escaping (XMLElement) -> Void, terminate: @escaping (String) -> Void) {
+    init(deliver: @escaping (XMLElement) -> Void, deliverSerialized: ((SerializedStanza) -> Void)?,
+         terminate: @escaping (String) -> Void) {
         deliverBody = deliver
+        self.deliverSerialized = deliverSerialized
         terminateBody = terminate
     }
     func deliver(_ stanza: XMLElement) { deliverBody(stanza) }
