@@ -22,17 +22,10 @@ MECHANISMS = '  sasl_mechanisms = ["external", "scram_sha512_plus", "scram_sha38
 
 
 def listener(port, pki, module="fast_tls", extra=""):
-    return f"""
-[[listen.c2s]]
-  port = {port}
-  ip_address = "127.0.0.1"
-  tls.mode = "starttls"
-  tls.module = "{module}"
-  tls.certfile = "{pki.server}"
+    return pki.c2s_listener(port, "starttls", f"""  tls.module = "{module}"
   tls.cacertfile = "{pki.ca}"
   tls.verify_peer = true
-{extra}
-"""
+{extra}""")
 
 
 @pytest.fixture
