@@ -119,6 +119,22 @@ def test_inactivity_ends_the_session(tmp_path):
         server.stop()
 
 
+def test_sessions_are_bounded_by_max_connections(tmp_path):
+    http_port, c2s_port = free_port(), free_port()
+    text = listeners(http_port, c2s_port).replace('  ip_address = "127.0.0.1"\n', '  ip_address = "127.0.0.1"\n  transport.max_connections = 2\n', 1)
+    server = Server(tmp_path, text, extra="[modules.mod_bosh]\n")
+    server.start()
+    try:
+        first, second, third = (BOSHClient(http_port) for _ in range(3))
+        assert first.create(wait=1).get("sid") and second.create(wait=1).get("sid")
+        refused = third.create(wait=1)
+        assert refused.get("type") == "terminate" and refused.get("condition") == "policy-violation"
+        first.request(type="terminate")
+        assert BOSHClient(http_port).create(wait=1).get("sid")
+    finally:
+        server.stop()
+
+
 def test_bosh_handler_needs_the_module(tmp_path):
     server = Server(tmp_path, listeners(free_port(), free_port()))
     assert "listen.http[1].handlers.mod_bosh[1]: BOSH needs [modules.mod_bosh]" in server.start_refused()

@@ -144,7 +144,8 @@ public final class ListenerWorker: @unchecked Sendable {
         if !boshHandlers.isEmpty {
             // ListenerWorker.unservedListeners refused the start without mod_bosh.
             guard let settings = modules.bosh else { throw WorkerError.unsupported("\(setup.listener.keyPath): BOSH needs [modules.mod_bosh]") }
-            bosh = BOSHService(settings: settings, env: C2SEnvironment.Shared(try makeC2SEnvironment(router: router, modules: modules)))
+            bosh = BOSHService(settings: settings, env: C2SEnvironment.Shared(try makeC2SEnvironment(router: router, modules: modules)),
+                               maxSessions: http.transport.maxConnections.intValue)
         }
         return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh,
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),

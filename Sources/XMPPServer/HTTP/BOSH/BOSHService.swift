@@ -19,12 +19,16 @@ final class BOSHService: @unchecked Sendable {
 
     private let settings: BOSHSettings
     private let env: C2SEnvironment.Shared
+    /// A session holds a c2s connection and two sockets between requests, which
+    /// `transport.max_connections` does not see: it bounds the sessions too.
+    private let maxSessions: Int?
     private let lock = NIOLock()
     private var sessions: [String: BOSHSession] = [:]
 
-    init(settings: BOSHSettings, env: C2SEnvironment.Shared) {
+    init(settings: BOSHSettings, env: C2SEnvironment.Shared, maxSessions: Int?) {
         self.settings = settings
         self.env = env
+        self.maxSessions = maxSessions
     }
 
     /// One POSTed request body.
@@ -53,7 +57,16 @@ final class BOSHService: @unchecked Sendable {
         let sid = SessionIDs.make()
         let session = BOSHSession(sid: sid, loop: loop, settings: settings, creation: body, domain: domain.lowercased())
         session.onEnd = { [weak self] in self?.lock.withLock { _ = self?.sessions.removeValue(forKey: sid) } }
-        lock.withLock { sessions[sid] = session }
+        let admitted = lock.withLock { () -> Bool in
+            if let maxSessions, sessions.count >= maxSessions { return false }
+            sessions[sid] = session
+            return true
+        }
+        guard admitted else {
+            close(fds[0])
+            close(fds[1])
+            return respond(BOSHBody.terminate("policy-violation"))
+        }
         let env = self.env
         // The c2s end: an ordinary c2s connection that sees the HTTP client's address.
         ClientBootstrap(group: loop)
