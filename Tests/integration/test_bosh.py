@@ -86,6 +86,28 @@ def test_wait_runs_out_with_an_empty_body_and_retransmission_gets_the_same_answe
         server.stop()
 
 
+def test_a_held_request_sent_again_is_answered_on_the_new_connection(tmp_path):
+    server = start(tmp_path)
+    try:
+        alice = BOSHClient(server.http_port)
+        # wait=1: the whole test stays inside c2s_state_timeout (2 s in the harness),
+        # after which the unauthenticated stream would end with an error.
+        alice.create(wait=1)
+        first = {}
+        held = threading.Thread(target=lambda: first.update(body=alice.request(), at=time.time()))
+        held.start()
+        time.sleep(0.3)
+        # The client thinks the first connection broke and sends the same rid again.
+        started = time.time()
+        again = alice.request(rid=alice.rid)
+        held.join(10)
+        assert first["at"] - started < 1, "the old connection was answered at once"
+        assert len(first["body"]) == 0 and len(again) == 0 and again.get("type") is None
+        assert 0.5 < time.time() - started < 1.6, "the new one was held for `wait`"
+    finally:
+        server.stop()
+
+
 def test_bad_requests_and_unknown_sessions(tmp_path):
     server = start(tmp_path)
     try:

@@ -74,8 +74,15 @@ final class BOSHSession {
         guard let rid = body[attribute: "rid"].flatMap(Int.init) else { return respond(BOSHBody.terminate("bad-request")) }
         inactivityTimer?.cancel()
         if rid <= lastRID {
-            // A retransmission: the same answer again, if we still have it.
+            // A retransmission (XEP-0124 §14.3): the same answer again if it was sent;
+            // if the request is still held, its old HTTP connection is likely gone, so
+            // the answer goes to this one instead.
             if let last = lastResponse, last.rid == rid { return respond(last.body) }
+            if let index = held.firstIndex(where: { $0.rid == rid }) {
+                held[index].respond(BOSHBody.response([]))
+                held[index].respond = respond
+                return
+            }
             respond(BOSHBody.terminate("item-not-found"))
             return end()
         }
