@@ -8,7 +8,7 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET, ElementBase
 
-from xmpp_client import Client
+from xmpp_client import Client, next_matching
 from xmppd_harness import Server, free_port, two_c2s_listeners, start_two_listeners
 
 BLOCKING = "urn:xmpp:blocking"
@@ -123,15 +123,10 @@ def chats(client, timeout):
 
 
 def wait_body(client, body, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            message = client.messages.get(timeout=max(0.01, deadline - time.time()))
-        except queue.Empty:
-            break
-        if message["type"] != "error" and message["body"] == body:
-            return message
-    raise AssertionError(f"{client.jid}: no message {body!r} within {timeout}s")
+    message = next_matching(client.messages, lambda m: m["type"] != "error" and m["body"] == body, timeout)
+    if message is None:
+        raise AssertionError(f"{client.jid}: no message {body!r} within {timeout}s")
+    return message
 
 
 def wait_error(client, timeout=10):

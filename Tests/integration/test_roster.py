@@ -11,7 +11,7 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from xmpp_client import Client
+from xmpp_client import Client, next_matching
 from xmppd_harness import XMPPD, Server, free_port, two_c2s_listeners, start_two_listeners
 
 ROSTER = "jabber:iq:roster"
@@ -108,16 +108,13 @@ def unavailable_from(full):
 
 
 def wait_push(client, jid, timeout=10, where=lambda item: True):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            iq = client.pushes.get(timeout=max(0.01, deadline - time.time()))
-        except queue.Empty:
-            break
+    def wanted(iq):
         items = items_of(iq)
-        if items and jid in items and where(items[jid]):
-            return iq, items[jid]
-    raise AssertionError(f"{client.jid}: no roster push for {jid} within {timeout}s")
+        return bool(items) and jid in items and where(items[jid])
+    iq = next_matching(client.pushes, wanted, timeout)
+    if iq is None:
+        raise AssertionError(f"{client.jid}: no roster push for {jid} within {timeout}s")
+    return iq, items_of(iq)[jid]
 
 
 def wait_roster(client, expected, timeout=5):

@@ -101,15 +101,10 @@ class Client:
 
     def wait_presence(self, predicate, what="matching presence", timeout=10):
         """The next received presence for which `predicate` is true (others are skipped)."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                p = self.presences.get(timeout=max(0.01, deadline - time.time()))
-            except queue.Empty:
-                break
-            if predicate(p):
-                return p
-        raise AssertionError(f"{self.jid}: no {what} within {timeout}s")
+        found = next_matching(self.presences, predicate, timeout)
+        if found is None:
+            raise AssertionError(f"{self.jid}: no {what} within {timeout}s")
+        return found
 
     def close(self):
         shutdown(self)
@@ -142,3 +137,17 @@ def shutdown(peer):
 
 
 _FINISHED = []
+
+
+def next_matching(items, predicate, timeout):
+    """The next item of the queue `items` for which `predicate` is true, skipping the
+    others; None if none comes within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            item = items.get(timeout=max(0.01, deadline - time.time()))
+        except queue.Empty:
+            return None
+        if predicate(item):
+            return item
+    return None

@@ -93,12 +93,14 @@ final class WebSocketFraming: ChannelDuplexHandler {
     }
 
     private func receivedText(_ context: ChannelHandlerContext, _ payload: ByteBuffer) {
-        guard let first = firstNonSpace(payload), first == UInt8(ascii: "<") else {
-            return context.fireChannelRead(wrapInboundOut(payload))   // the c2s parser reports it
+        // Only the two framing elements need a look (and a parse): stanzas, and anything
+        // malformed (which the c2s parser reports), go on untouched.
+        let start = payload.readableBytesView.drop(while: Self.isSpace)
+        guard start.starts(with: Self.openTag) || start.starts(with: Self.closeTag) else {
+            return context.fireChannelRead(wrapInboundOut(payload))
         }
         let text = String(buffer: payload)
-        // Only the two framing elements need a look: everything else goes on untouched.
-        guard text.contains(Self.framingNamespace), let element = XMLElement.parseStored(text).first,
+        guard let element = XMLElement.parseStored(text).first,
               element.namespace == Self.framingNamespace else {
             return context.fireChannelRead(wrapInboundOut(payload))
         }
@@ -116,17 +118,20 @@ final class WebSocketFraming: ChannelDuplexHandler {
         }
     }
 
-    private func firstNonSpace(_ buffer: ByteBuffer) -> UInt8? {
-        buffer.readableBytesView.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
-    }
+    private static let openTag = Array("<open".utf8)
+    private static let closeTag = Array("<close".utf8)
+    private static let xmlDeclaration = Array("<?xml".utf8)
+    private static let streamTag = Array("<stream:stream".utf8)
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
     // MARK: outbound
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
         // A stream header starts a new stream (after SASL): the old one is over.
-        if let first = firstNonSpace(buffer), first == UInt8(ascii: "<"),
-           buffer.readableBytesView.starts(with: Array("<?xml".utf8)) || buffer.readableBytesView.starts(with: Array("<stream:stream".utf8)) {
+        let start = buffer.readableBytesView.drop(while: Self.isSpace)
+        if start.starts(with: Self.xmlDeclaration) || start.starts(with: Self.streamTag) {
             outbound.reset()
         }
         var messages: [String] = []

@@ -130,12 +130,14 @@ public final class ListenerWorker: @unchecked Sendable {
         serverChannel = try bootstrap.withBoundSocket(listeningFD).wait()
     }
 
-    /// `[[listen.http]]`: one c2s environment per mod_websockets handler.
+    /// `[[listen.http]]`: one c2s environment per mod_websockets handler (each has its
+    /// own `max_stanza_size`), all from one base, so they share its credential store.
     private func makeHTTPListener(router: StanzaRouter, modules: ModuleRuntime) throws -> HTTPListener {
         let http = setup.listener.http ?? HTTPOptions()
-        let routes = try http.handlers.compactMap { handler -> HTTPListener.WebSocketRoute? in
+        let base = try makeC2SEnvironment(router: router, modules: modules)
+        let routes = http.handlers.compactMap { handler -> HTTPListener.WebSocketRoute? in
             guard case .websockets(let options) = handler.options else { return nil }
-            var env = try makeC2SEnvironment(router: router, modules: modules)
+            var env = base
             env.maxStanzaSize = options.maxStanzaSize.intValue
             return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env))
         }
@@ -144,7 +146,7 @@ public final class ListenerWorker: @unchecked Sendable {
         if !boshHandlers.isEmpty {
             // ListenerWorker.unservedListeners refused the start without mod_bosh.
             guard let settings = modules.bosh else { throw WorkerError.unsupported("\(setup.listener.keyPath): BOSH needs [modules.mod_bosh]") }
-            bosh = BOSHService(settings: settings, env: C2SEnvironment.Shared(try makeC2SEnvironment(router: router, modules: modules)),
+            bosh = BOSHService(settings: settings, env: C2SEnvironment.Shared(base),
                                maxSessions: http.transport.maxConnections.intValue)
         }
         return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh,
