@@ -104,6 +104,16 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.xmppd.workerThreads, 1)
         XCTAssertFalse(config.xmppd.compactTLSSessions)
         XCTAssertThrowsError(try parse(generalHeader + "[xmppd]\n  worker_threads = 0\n"))
+        XCTAssertEqual(config.xmppd.eventLoopsPerWorker(cores: 8, listeners: 3), 1, "worker_threads wins")
+    }
+
+    func testEventLoopsAreSharedOutAmongTheWorkersByDefault() {
+        let daemon = DaemonConfig(stateDirectory: "/tmp")
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 2, listeners: 1), 2)
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 2, listeners: 2), 1)
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 2, listeners: 3), 1, "at least one loop each")
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 16, listeners: 3), 5)
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 4, listeners: 0), 4)
     }
 
     func testAbsoluteStateDirIsKept() throws {

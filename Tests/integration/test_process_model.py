@@ -234,3 +234,18 @@ def test_worker_threads_sets_the_event_loops_of_each_worker(tmp_path):
         assert nio_threads(pid) == 3
     finally:
         instance.stop()
+
+
+def test_by_default_the_workers_share_out_the_cores(tmp_path):
+    """Without worker_threads each worker runs cores / listeners loops (at least one),
+    so that two busy workers do not run twice as many loops as there are cores."""
+    from xmppd_harness import Server
+    ports = [free_port(), free_port()]
+    instance = Server(tmp_path, c2s(ports[0]) + c2s(ports[1]), extra="")
+    instance.start()
+    try:
+        cores = len(os.sched_getaffinity(0))
+        for port in ports:
+            assert nio_threads(instance.listener(port)["workerPID"]) == max(1, cores // 2)
+    finally:
+        instance.stop()

@@ -65,7 +65,8 @@ public final class ListenerWorker: @unchecked Sendable {
         self.setup = setup
         self.logger = logger
         self.components = ComponentRegistry(hosts: setup.config.hosts)
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: setup.config.xmppd.workerThreads ?? System.coreCount)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: setup.config.xmppd.eventLoopsPerWorker(
+            cores: System.coreCount, listeners: setup.config.listeners.count))
         self.mailboxes = LoopMailboxes(group: group)
     }
 
