@@ -225,7 +225,7 @@ def nio_threads(pid):
 def test_worker_threads_sets_the_event_loops_of_each_worker(tmp_path):
     from xmppd_harness import Server
     port = free_port()
-    instance = Server(tmp_path, c2s(port), extra="")
+    instance = Server(tmp_path, c2s(port), extra="", worker_threads=None)
     instance.config.write_text(instance.config.read_text().replace(
         "[xmppd]\n", "[xmppd]\n  worker_threads = 3\n", 1))
     instance.start()
@@ -241,7 +241,7 @@ def test_by_default_the_workers_share_out_the_cores(tmp_path):
     so that two busy workers do not run twice as many loops as there are cores."""
     from xmppd_harness import Server
     ports = [free_port(), free_port()]
-    instance = Server(tmp_path, c2s(ports[0]) + c2s(ports[1]), extra="")
+    instance = Server(tmp_path, c2s(ports[0]) + c2s(ports[1]), extra="", worker_threads=None)
     instance.start()
     try:
         cores = len(os.sched_getaffinity(0))

@@ -51,9 +51,12 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, directory: Path, listeners: str, extra: str = "", hosts=("localhost",), drain_timeout=30_000,
-                 loglevel="info", auth="", password=""):
-        """auth, password: extra lines for [auth] (sasl_mechanisms) and [auth.password] (hash)."""
+                 loglevel="info", auth="", password="", worker_threads=2):
+        """auth, password: extra lines for [auth] (sasl_mechanisms) and [auth.password] (hash).
+        worker_threads: two loops per worker whatever the machine and the number of
+        listeners, so that hand-offs between loops are always exercised; None = default."""
         self.directory = directory
+        self.worker_threads = worker_threads
         self.loglevel = loglevel
         self.auth, self.password = auth, password
         directory.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,7 @@ class Server:
   state_dir = "var"
   drain_timeout = {self.drain_timeout}
   worker_restart_backoff = 200
+{"" if self.worker_threads is None else f"  worker_threads = {self.worker_threads}"}
 {self.extra}
 {listeners}
 """

@@ -46,14 +46,22 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        do {
-            try splitter.split(buffer, xml: { bytes in
-                try parser.feed(bytes) { event in self.handle(event, context: context) }
-            }, frame: { body in
-                try self.handleBinaryFrame(body)
-            })
-        } catch {
-            mesh.logger.error("mesh: bad frame from worker \(peer.map(String.init) ?? "?"): \(error)")
+        var failure: Error?
+        // One batch per read: deliveries to sessions of this loop happen in place, and
+        // each connection written to is flushed once at the end.
+        (mailbox ?? mesh.mailboxes.mailbox(for: context.eventLoop)).runBatch {
+            do {
+                try splitter.split(buffer, xml: { bytes in
+                    try parser.feed(bytes) { event in self.handle(event, context: context) }
+                }, frame: { body in
+                    try self.handleBinaryFrame(body)
+                })
+            } catch {
+                failure = error
+            }
+        }
+        if let failure {
+            mesh.logger.error("mesh: bad frame from worker \(peer.map(String.init) ?? "?"): \(failure)")
             context.close(promise: nil)
         }
     }

@@ -100,7 +100,7 @@ public final class SessionHandle: @unchecked Sendable {
                 deliver(element)
             }
         } else if let mailbox {
-            mailbox.post { self.connection?.deliver(stanza) }
+            if mailbox.runsInPlace { connection?.deliver(stanza) } else { mailbox.post { self.connection?.deliver(stanza) } }
         } else if eventLoop.inEventLoop {
             connection?.deliver(stanza)
         } else {
