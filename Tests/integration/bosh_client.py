@@ -41,8 +41,8 @@ class BOSHClient:
         self.sid = body.get("sid")
         return body
 
-    def login(self, user):
-        body = self.create()
+    def login(self, user, wait=10):
+        body = self.create(wait)
         assert body.get("requests") == "2" and body.get("hold") == "1", ET.tostring(body)
         mechanisms = [m.text for m in body.iter("{urn:ietf:params:xml:ns:xmpp-sasl}mechanism")]
         assert "PLAIN" in mechanisms, ET.tostring(body)

@@ -13,11 +13,12 @@ from xmpp_client import Client
 from xmppd_harness import Server, free_port
 
 
-def listeners(http_port, c2s_port):
+def listeners(http_port, c2s_port, http_extra=""):
     return f"""
 [[listen.http]]
   port = {http_port}
   ip_address = "127.0.0.1"
+{http_extra}
 
   [[listen.http.handlers.mod_bosh]]
     host = "_"
@@ -29,9 +30,10 @@ def listeners(http_port, c2s_port):
 """
 
 
-def start(tmp_path, module_options=""):
+def start(tmp_path, module_options="", drain_timeout=30_000):
     http_port, c2s_port = free_port(), free_port()
-    server = Server(tmp_path, listeners(http_port, c2s_port), extra=f"[modules.mod_bosh]\n{module_options}\n")
+    server = Server(tmp_path, listeners(http_port, c2s_port), extra=f"[modules.mod_bosh]\n{module_options}\n",
+                    drain_timeout=drain_timeout)
     server.http_port, server.c2s_port = http_port, c2s_port
     server.start()
     server.register("alice", "secret")
@@ -65,6 +67,64 @@ def test_bosh_session_chats_with_a_c2s_user_through_long_polling(tmp_path):
             assert alice.request().get("condition") == "item-not-found"
         finally:
             bob.close()
+    finally:
+        server.stop()
+
+
+def test_a_session_survives_reloads_and_a_rolling_restart(tmp_path):
+    """Each request comes on a new HTTP connection, which after a handover reaches the
+    listener's new worker: that one relays it to the draining worker holding the session."""
+    server = start(tmp_path)
+    try:
+        alice = BOSHClient(server.http_port)
+        alice.login("alice", wait=2)   # a request with nothing to answer is held this long
+        first_worker = server.listener(server.http_port)["workerPID"]
+        assert alice.sid.endswith(f"-{first_worker}")
+        bob = Client("bob@localhost/b", "secret", server.c2s_port).wait_session()
+        try:
+            for i in range(3):
+                if i < 2:
+                    # A changed listener option: a new worker takes over the socket.
+                    server.write_config(listeners(server.http_port, server.c2s_port, f"  transport.max_connections = {1000 + i}"))
+                    assert "1 changed" in server.ctl("reload").stdout
+                else:
+                    assert "restarted" in server.ctl("restart").stdout
+                assert server.listener(server.http_port)["workerPID"] != first_worker
+                bob.send_message("alice@localhost/web", f"after handover {i}")
+                body = alice.request()
+                message = body.find(f"{CLIENT}message/{CLIENT}body")
+                assert message is not None and message.text == f"after handover {i}", ET.tostring(body)
+                alice.request(f"<message xmlns='jabber:client' to='bob@localhost/b' type='chat'><body>back {i}</body></message>")
+                assert bob.wait_message()["body"] == f"back {i}"
+            # A new session lives in the new worker; the old one still ends cleanly.
+            carol = BOSHClient(server.http_port)
+            carol.create(wait=1)
+            assert carol.sid.endswith(f"-{server.listener(server.http_port)['workerPID']}")
+            assert alice.request(type="terminate").get("type") == "terminate"
+            assert alice.request().get("condition") == "item-not-found"
+        finally:
+            bob.close()
+    finally:
+        server.stop()
+
+
+def test_a_relayed_session_ends_with_the_drain_timeout(tmp_path):
+    server = start(tmp_path, drain_timeout=1500)
+    try:
+        alice = BOSHClient(server.http_port)
+        alice.login("alice", wait=5)
+        server.write_config(listeners(server.http_port, server.c2s_port, "  transport.max_connections = 999"))
+        assert "1 changed" in server.ctl("reload").stdout
+        # Relayed to the draining worker and held there until its drain timeout ends
+        # the session: the client hears of it at once, with the reason.
+        started = time.time()
+        body = alice.request()
+        assert body.get("type") == "terminate", ET.tostring(body)
+        assert body.find("{http://etherx.jabber.org/streams}error/{urn:ietf:params:xml:ns:xmpp-streams}system-shutdown") \
+            is not None, ET.tostring(body)
+        assert time.time() - started < 4
+        # That worker has gone: its session with it.
+        assert alice.request().get("condition") == "item-not-found"
     finally:
         server.stop()
 

@@ -147,8 +147,10 @@ public final class ListenerWorker: @unchecked Sendable {
         if !boshHandlers.isEmpty {
             // ListenerWorker.unservedListeners refused the start without mod_bosh.
             guard let settings = modules.bosh else { throw WorkerError.unsupported("\(setup.listener.keyPath): BOSH needs [modules.mod_bosh]") }
-            bosh = BOSHService(settings: settings, env: C2SEnvironment.Shared(base),
-                               maxSessions: http.transport.maxConnections.intValue)
+            let service = BOSHService(settings: settings, env: C2SEnvironment.Shared(base),
+                                      maxSessions: http.transport.maxConnections.intValue)
+            if let mesh { service.relay = BOSHRelay(mesh: mesh, service: service) }
+            bosh = service
         }
         return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh,
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),

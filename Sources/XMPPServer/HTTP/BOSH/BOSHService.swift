@@ -11,9 +11,10 @@ import XMPPTransport
 
 /// The BOSH sessions of one `[[listen.http]]` listener in this worker, by `sid`.
 ///
-/// Every request of a session reaches this worker (one worker serves a listener), on
-/// whichever event loop its HTTP connection is; the session runs on the loop that
-/// created it.
+/// Requests reach this worker on whichever event loop their HTTP connection is; a
+/// session runs on the loop that created it. A request for a session of another
+/// worker (the listener's previous worker, draining after a reload) goes there
+/// through `relay`.
 final class BOSHService: @unchecked Sendable {
     typealias Reply = @Sendable (_ status: HTTPResponseStatus, _ body: String) -> Void
 
@@ -24,6 +25,8 @@ final class BOSHService: @unchecked Sendable {
     private let maxSessions: Int?
     private let lock = NIOLock()
     private var sessions: [String: BOSHSession] = [:]
+    /// Set once, before the listener serves.
+    var relay: BOSHRelay?
 
     init(settings: BOSHSettings, env: C2SEnvironment.Shared, maxSessions: Int?) {
         self.settings = settings
@@ -36,12 +39,24 @@ final class BOSHService: @unchecked Sendable {
         guard let body = BOSHBody.parse(text) else {
             return reply(.badRequest, BOSHBody.terminate("bad-request"))
         }
-        let ok: BOSHResponder = { reply(.ok, $0) }
-        guard let sid = body[attribute: "sid"] else { return create(body, from: client, on: loop, respond: ok) }
-        guard let session = lock.withLock({ sessions[sid] }) else {
+        guard let sid = body[attribute: "sid"] else { return create(body, from: client, on: loop, respond: { reply(.ok, $0) }) }
+        if let session = lock.withLock({ sessions[sid] }) { return pass(body, to: session, reply: reply) }
+        if let relay, let holder = SessionIDs.worker(of: sid), holder != getpid() {
+            return relay.forward(body, to: holder, reply: reply)
+        }
+        reply(.ok, BOSHBody.terminate("item-not-found"))
+    }
+
+    /// A request another worker relayed: served here or not at all (never relayed on).
+    func handleRelayed(_ body: XMLElement, reply: @escaping Reply) {
+        guard let sid = body[attribute: "sid"], let session = lock.withLock({ sessions[sid] }) else {
             return reply(.ok, BOSHBody.terminate("item-not-found"))
         }
-        session.loop.execute { session.request(body, ok) }
+        pass(body, to: session, reply: reply)
+    }
+
+    private func pass(_ body: XMLElement, to session: BOSHSession, reply: @escaping Reply) {
+        session.loop.execute { session.request(body, { reply(.ok, $0) }) }
     }
 
     /// XEP-0124 §7.1: a session creation request (no `sid`).
@@ -54,7 +69,7 @@ final class BOSHService: @unchecked Sendable {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
             return respond(BOSHBody.terminate("internal-server-error"))
         }
-        let sid = SessionIDs.make()
+        let sid = SessionIDs.make(worker: getpid())
         let session = BOSHSession(sid: sid, loop: loop, settings: settings, creation: body, domain: domain.lowercased())
         session.onEnd = { [weak self] in self?.lock.withLock { _ = self?.sessions.removeValue(forKey: sid) } }
         let admitted = lock.withLock { () -> Bool in
@@ -94,10 +109,20 @@ final class BOSHService: @unchecked Sendable {
     }
 }
 
-/// Session ids: 128 random bits, hex.
+/// Session ids: 128 random bits in hex, then the pid of the worker that holds the
+/// session, so that any worker of the listener can find it (`BOSHRelay`).
 enum SessionIDs {
-    static func make() -> String {
+    static func make(worker: Int32) -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+        let random = (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+        return "\(random)-\(worker)"
+    }
+
+    static func worker(of sid: String) -> Int32? {
+        guard let dash = sid.lastIndex(of: "-") else { return nil }
+        return Int32(sid[sid.index(after: dash)...])
     }
 }
