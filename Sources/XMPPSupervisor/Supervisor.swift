@@ -256,6 +256,11 @@ public final class Supervisor: @unchecked Sendable {
         guard !stopping else { return }
         stopping = true
         logger.info("stopping: draining \(workersByPID.count) workers")
+        // Workers already draining (after a reload or restart) hear it too: their
+        // drain_timeout is cut short, so their sessions end cleanly now.
+        for (worker, _) in workersByPID.values where worker.phase == .draining {
+            worker.send(.drain(deadlineMs: 0))
+        }
         for slot in slots {
             if let replacement = slot.replacement { drain(replacement, in: slot); slot.replacement = nil }
             if let active = slot.active { drain(active, in: slot) }

@@ -249,3 +249,30 @@ def test_by_default_the_workers_share_out_the_cores(tmp_path):
             assert nio_threads(instance.listener(port)["workerPID"]) == max(1, cores // 2)
     finally:
         instance.stop()
+
+
+def test_a_stop_during_a_drain_ends_the_old_workers_sessions_cleanly(tmp_path):
+    """A stop soon after a reload: the draining worker hears it, sends its sessions
+    <system-shutdown/> and exits, rather than waiting out drain_timeout until the
+    supervisor kills it."""
+    from raw_session import RawSession
+    from xmppd_harness import Server
+    port = free_port()
+    instance = Server(tmp_path, c2s(port))
+    instance.start()
+    try:
+        instance.register("alice", "secret")
+        alice = RawSession(port)
+        alice.login("alice")
+        old = instance.listener(port)["workerPID"]
+        instance.write_config(c2s(port, "  max_stanza_size = 70000"))
+        assert "1 changed" in instance.ctl("reload").stdout
+        assert pid_alive(old), "the old worker drains, holding alice's session"
+        started = time.time()
+        instance.ctl("stop", timeout=30)
+        wait_for(lambda: not pid_alive(instance.supervisor_pid), timeout=15)
+        assert time.time() - started < 5
+        assert alice.stream_error() == "system-shutdown"
+        assert "drain deadline shortened to 0 ms" in (instance.var / "xmppd.log").read_text()
+    finally:
+        instance.stop()

@@ -64,28 +64,26 @@ public enum WorkerMain {
     }
 
     /// Stop accepting, let sessions finish until the deadline, then end the rest with
-    /// `<system-shutdown/>` and exit.
+    /// `<system-shutdown/>` and exit. A later drain request (a stop) shortens the
+    /// deadline: the control socket is still read meanwhile.
     private static func drainAndExit(worker: ListenerWorker, control: ControlChannel?, deadlineMs: Int, logger: Logger) -> Never {
+        let clock = DrainClock(deadlineMs: deadlineMs)
+        if let control { watchForShorterDrain(control, clock: clock, logger: logger) }
         do { try worker.stopAccepting() } catch { logger.error("stop accepting: \(error)") }
         try? control?.send(WorkerToSupervisor.stoppedAccepting)
         logger.info("draining \(worker.connections.count) connections, deadline \(deadlineMs) ms")
-        let deadline = Date().addingTimeInterval(Double(deadlineMs) / 1000)
-        while worker.connections.count > 0 && Date() < deadline {
-            usleep(50_000)
-        }
-        // A worker replaced by a reload or restart (deadline > 0) only disconnects
-        // resumable XEP-0198 sessions: their clients resume them on the new worker,
-        // which takes each over from this one, so this one waits for that a while.
-        let handingOver = deadlineMs > 0
+        clock.wait(until: { worker.connections.count == 0 })
+        // A worker replaced by a reload or restart only disconnects resumable XEP-0198
+        // sessions: their clients resume them on the new worker, which takes each over
+        // from this one, so this one waits for that a while.
         if worker.connections.count > 0 {
-            worker.connections.terminateAll(condition: "system-shutdown", allowResumption: handingOver)
-            let grace = Date().addingTimeInterval(1)
-            while worker.connections.count > 0 && Date() < grace { usleep(20_000) }
+            worker.connections.terminateAll(condition: "system-shutdown", allowResumption: clock.handingOver)
+            clock.wait(until: { worker.connections.count == 0 }, limit: Date().addingTimeInterval(1), step: 20_000)
         }
         if worker.resumption.suspendedCount > 0 {
-            let handoverDeadline = Date().addingTimeInterval(handingOver ? resumptionGrace : 0)
             logger.info("waiting for \(worker.resumption.suspendedCount) suspended sessions to be resumed elsewhere")
-            while worker.resumption.suspendedCount > 0 && Date() < handoverDeadline { usleep(50_000) }
+            let limit = Date().addingTimeInterval(resumptionGrace)
+            clock.wait(until: { worker.resumption.suspendedCount == 0 || !clock.handingOver }, limit: limit)
             // The rest end here: their unacked messages go to offline storage.
             worker.resumption.expireAll()
             usleep(300_000) // let rerouted stanzas leave through the mesh
@@ -93,6 +91,22 @@ public enum WorkerMain {
         try? control?.send(WorkerToSupervisor.stats(worker.stats.snapshot))
         worker.leaveMesh()
         exit(0)
+    }
+
+    /// Reads the control socket while draining: a stop arriving then shortens the drain.
+    private static func watchForShorterDrain(_ control: ControlChannel, clock: DrainClock, logger: Logger) {
+        Thread {
+            while true {
+                guard let message = try? control.receive(SupervisorToWorker.self)?.0 else {
+                    // The supervisor is gone: finish soon, as when it goes before a drain.
+                    return clock.shorten(toMs: 5000)
+                }
+                if case .drain(let deadlineMs) = message {
+                    logger.info("drain deadline shortened to \(deadlineMs) ms")
+                    clock.shorten(toMs: deadlineMs)
+                }
+            }
+        }.start()
     }
 
     /// How long a replaced worker keeps suspended sessions for their clients to
