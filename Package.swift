@@ -86,7 +86,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "xmppctl", dependencies: [
-            "XMPPSupervisor", "XMPPConfig", "XMPPStore", "XMPPSASL",
+            "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPStore", "XMPPSASL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Load generator for scripts/bench: a cheap NIO client, so it measures the server.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import XMPPConfig
 import XMPPSASL
+import XMPPServer
 import XMPPStore
 import XMPPSupervisor
 
@@ -185,11 +186,6 @@ struct Passwd: ParsableCommand {
         } catch { fail("\(error)") }
         print("Password changed for \(account.user.lowercased())@\(account.domain.lowercased())")
     }
-}
-
-extension AuthConfig {
-    /// `auth.password.hash` as SCRAM hashes (validated by the config parser); all when unset.
-    var scramHashes: [SCRAMHash] { passwordHashes?.compactMap(SCRAMHash.init(configName:)) ?? SCRAMHash.allCases }
 }
 
 XMPPCtl.main()

@@ -188,10 +188,11 @@ def test_wss_with_listen_http_tls(tmp_path, pki):
 
 def test_http_handlers_not_served_yet_are_refused_at_start(tmp_path):
     server = Server(tmp_path, http_listener(free_port()) + """
-  [[listen.http.handlers.mongoose_api_admin]]
+  [[listen.http.handlers.lasse_handler]]
     host = "_"
-    path = "/api"
+    path = "/api/sse"
+    module = "mongoose_client_api_sse"
 """)
     output = server.start_refused()
-    assert ("listen.http[1].handlers.mongoose_api_admin[1]: mongoose_api_admin handlers are not served by this version "
+    assert ("listen.http[1].handlers.lasse_handler[1]: lasse_handler handlers are not served by this version "
             "of xmppd yet") in output

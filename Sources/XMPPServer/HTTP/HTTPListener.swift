@@ -21,6 +21,8 @@ struct HTTPListener: Sendable {
     /// The `mod_bosh` handlers, all served by one session table.
     let boshHandlers: [HTTPHandlerConfig]
     let bosh: BOSHService?
+    /// The `mongoose_api_admin` handlers.
+    let adminAPIs: [AdminAPI]
     let tls: TLSContext?
     /// `transport.max_connections`; nil is "infinity".
     let maxConnections: Int?
@@ -75,6 +77,15 @@ struct HTTPListener: Sendable {
     /// The WebSocket handler for a request, by path and `host` ("_" is any host).
     func route(for head: HTTPRequestHead) -> WebSocketRoute? {
         routes.first { Self.matches($0.handler, head) }
+    }
+
+    /// The admin API a request is for, with the command path below the handler's.
+    func adminAPI(for head: HTTPRequestHead) -> (api: AdminAPI, path: [String])? {
+        let host = head.headers["Host"].first.map(Self.hostName)
+        for api in adminAPIs where api.handler.host == "_" || api.handler.host.lowercased() == host {
+            if let path = api.commandPath(head.uri) { return (api, path) }
+        }
+        return nil
     }
 
     /// The BOSH sessions, when the request is for a `mod_bosh` path.

@@ -73,6 +73,20 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                              headers: [("Allow", "POST, OPTIONS")], close: true)
             }
         }
+        if let (api, path) = routes.adminAPI(for: head) {
+            let loop = context.eventLoop
+            let channel = context.channel
+            let handler = NIOLoopBound(self, eventLoop: loop)
+            let contextBox = NIOLoopBound(context, eventLoop: loop)
+            api.handle(method: head.method, path: path, authorization: head.headers["Authorization"].first, body: text) { response in
+                loop.execute {
+                    guard channel.isActive else { return }
+                    handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers,
+                                        close: !head.isKeepAlive)
+                }
+            }
+            return
+        }
         if routes.route(for: head) != nil {
             return reply(context, .upgradeRequired, "this path serves XMPP over WebSocket (RFC 7395): "
                          + "ask for an upgrade with the \"xmpp\" subprotocol\n",

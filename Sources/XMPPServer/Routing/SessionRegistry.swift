@@ -163,6 +163,11 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock { byBareJID[bareJID.bare]?.map(\.handle).filter(\.isAvailable) ?? [] }
     }
 
+    /// Every bound full JID, on this worker and the others.
+    public func allSessionJIDs() -> [JID] {
+        lock.withLock { Array(byFullJID.keys) }
+    }
+
     public func localSessionJIDs() -> [JID] {
         lock.withLock { byBareJID.values.flatMap { $0.filter { $0.peer == nil }.map(\.handle.jid) } }
     }

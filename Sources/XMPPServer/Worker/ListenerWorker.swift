@@ -50,8 +50,11 @@ public final class ListenerWorker: @unchecked Sendable {
                     // As in MongooseIM, BOSH needs the module as well as the handler.
                     return config.modules.contains { $0.name == "mod_bosh" } ? nil
                         : "\(path): BOSH needs [modules.mod_bosh] as well (MongooseIM's rule)"
+                case .apiAdmin:
+                    return nil
                 default:
-                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets, mod_bosh)"
+                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet "
+                        + "(served: mod_websockets, mod_bosh, mongoose_api_admin)"
                 }
             }
         }
@@ -152,7 +155,12 @@ public final class ListenerWorker: @unchecked Sendable {
             if let mesh { service.relay = BOSHRelay(mesh: mesh, service: service) }
             bosh = service
         }
-        return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh,
+        let admin = AdminBackend(config: setup.config, registry: registry, router: router, hooks: modules.hooks)
+        let adminAPIs = http.handlers.compactMap { handler -> AdminAPI? in
+            guard case .apiAdmin(let username, let password) = handler.options else { return nil }
+            return AdminAPI(handler: handler, username: username, password: password, backend: admin)
+        }
+        return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs,
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
                             maxConnections: http.transport.maxConnections.intValue)
     }

@@ -1,0 +1,195 @@
+import Foundation
+import NIOHTTP1
+import XMPPConfig
+import XMPPCore
+import XMPPStore
+
+/// `[[listen.http.handlers.mongoose_api_admin]]`: MongooseIM's REST API for backend
+/// administration, the commands of its mod_commands that this server has the
+/// backing for: users, sessions and messages. Paths are relative to the handler's
+/// `path`, bodies and answers JSON, as MongooseIM's `mongoose_api_admin`:
+///
+///     GET    /commands                       the commands below
+///     GET    /users/{host}                   registered users, sorted bare JIDs
+///     POST   /users/{host}                   {"username", "password"}: register (201, 409 if taken)
+///     PUT    /users/{host}/{user}            {"newpass"}: change the password (204)
+///     DELETE /users/{host}/{user}            remove the account and end its sessions (204)
+///     GET    /sessions/{host}                full JIDs of the sessions, on every worker
+///     DELETE /sessions/{host}/{user}/{res}   end one session (200 "kicked", 404 if none)
+///     POST   /messages                       {"caller", "to", "body"}: a chat message (204)
+///
+/// With `username` and `password` set every request needs them as HTTP Basic
+/// credentials (401 otherwise), as in MongooseIM.
+final class AdminAPI: @unchecked Sendable {
+    struct Response {
+        var status: HTTPResponseStatus
+        var body: String
+        var headers: [(String, String)] = [("Content-Type", "application/json")]
+    }
+
+    let handler: HTTPHandlerConfig
+    private let credentials: String?
+    private let backend: AdminBackend
+
+    init(handler: HTTPHandlerConfig, username: String?, password: String?, backend: AdminBackend) {
+        self.handler = handler
+        credentials = username.flatMap { user in password.map { "\(user):\($0)" } }
+        self.backend = backend
+    }
+
+    /// The path below the handler's, split, if `uri` is one of this handler's.
+    func commandPath(_ uri: String) -> [String]? {
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let base = handler.path.hasSuffix("/") ? String(handler.path.dropLast()) : handler.path
+        guard path == base || path.hasPrefix(base + "/") else { return nil }
+        return path.dropFirst(base.count).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+    }
+
+    /// Answers one request; `reply` may be called on another thread (account changes
+    /// run on the backend's own queue, off the event loop).
+    func handle(method: HTTPMethod, path: [String], authorization: String?, body: String,
+                reply: @escaping @Sendable (Response) -> Void) {
+        guard authorized(authorization) else {
+            return reply(Response(status: .unauthorized, body: Self.json("authentication required"),
+                                  headers: [("Content-Type", "application/json"), ("WWW-Authenticate", "Basic realm=\"mongooseim\"")]))
+        }
+        do {
+            try dispatch(method, path, body, reply)
+        } catch let error as AdminAPIError {
+            reply(error.response)
+        } catch {
+            reply(Response(status: .internalServerError, body: Self.json("\(error)")))
+        }
+    }
+
+    private func authorized(_ header: String?) -> Bool {
+        guard let credentials else { return true }
+        guard let header, header.lowercased().hasPrefix("basic "),
+              let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)) else {
+            return false
+        }
+        return String(decoding: decoded, as: UTF8.self) == credentials
+    }
+
+    private func dispatch(_ method: HTTPMethod, _ path: [String], _ body: String,
+                          _ reply: @escaping @Sendable (Response) -> Void) throws {
+        switch (method, path.first, path.count) {
+        case (.GET, "commands", 1):
+            reply(ok(Self.commands.map { ["name": $0.name, "category": $0.category, "action": $0.action, "desc": $0.desc] }))
+        case (.GET, "users", 2):
+            let host = try served(path[1])
+            backend.users(host: host) { result in reply(self.answer(result) { self.ok($0.map { "\($0)@\(host)" }) }) }
+        case (.POST, "users", 2):
+            let host = try served(path[1])
+            let fields = try Self.fields(body, "username", "password")
+            backend.register(user: fields[0], host: host, password: fields[1]) { result in
+                reply(self.answer(result) { Response(status: .created, body: Self.json("User \(fields[0].lowercased())@\(host) successfully registered")) })
+            }
+        case (.PUT, "users", 3):
+            let host = try served(path[1])
+            let fields = try Self.fields(body, "newpass")
+            backend.setPassword(user: path[2], host: host, password: fields[0]) { result in
+                reply(self.answer(result) { Response(status: .noContent, body: "") })
+            }
+        case (.DELETE, "users", 3):
+            let host = try served(path[1])
+            backend.unregister(user: path[2], host: host) { result in
+                reply(self.answer(result) { Response(status: .noContent, body: "") })
+            }
+        case (.GET, "sessions", 2):
+            let host = try served(path[1])
+            reply(ok(backend.sessions(host: host).map(\.description).sorted()))
+        case (.DELETE, "sessions", 4):
+            let host = try served(path[1])
+            guard let jid = JID(validatingLocal: path[2], domain: host, resource: path[3]) else {
+                throw AdminAPIError.badRequest("not a valid JID: \(path[2])@\(host)/\(path[3])")
+            }
+            guard backend.kick(jid) else { throw AdminAPIError.notFound("no session \(jid)") }
+            reply(ok("kicked"))
+        case (.POST, "messages", 1):
+            let fields = try Self.fields(body, "caller", "to", "body")
+            guard let caller = JID(fields[0]), backend.hosts.contains(caller.domain), caller.local != nil else {
+                throw AdminAPIError.badRequest("caller must be a user of this server, not \(fields[0])")
+            }
+            guard let to = JID(fields[1]) else { throw AdminAPIError.badRequest("not a valid JID: \(fields[1])") }
+            backend.sendMessage(from: caller, to: to, body: fields[2])
+            reply(Response(status: .noContent, body: ""))
+        case (_, let name?, _) where Self.commands.contains(where: { $0.category == name }):
+            throw AdminAPIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
+        default:
+            throw AdminAPIError.notFound("no command at \(path.joined(separator: "/"))")
+        }
+    }
+
+    private func served(_ host: String) throws -> String {
+        let host = host.lowercased()
+        guard backend.hosts.contains(host) else { throw AdminAPIError.notFound("unknown host \(host)") }
+        return host
+    }
+
+    private func ok(_ value: Any) -> Response {
+        Response(status: .ok, body: Self.json(value))
+    }
+
+    private func answer<T>(_ result: Result<T, Error>, _ success: (T) -> Response) -> Response {
+        switch result {
+        case .success(let value): return success(value)
+        case .failure(let error as AccountError):
+            switch error {
+            case .alreadyExists: return AdminAPIError.conflict("user already registered").response
+            case .notFound: return AdminAPIError.notFound("no such user").response
+            case .emptyPassword: return AdminAPIError.badRequest("the password must not be empty").response
+            case .invalidUsername: return AdminAPIError.badRequest("not a valid username").response
+            }
+        case .failure(let error): return Response(status: .internalServerError, body: Self.json("\(error)"))
+        }
+    }
+
+    // MARK: JSON
+
+    static func json(_ value: Any) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// The named string fields of a JSON object body, in order.
+    static func fields(_ body: String, _ names: String...) throws -> [String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+            throw AdminAPIError.badRequest("the body must be a JSON object with \(names.joined(separator: ", "))")
+        }
+        return try names.map { name in
+            guard let value = object[name] as? String, !value.isEmpty else {
+                throw AdminAPIError.badRequest("missing \(name) (a non-empty string)")
+            }
+            return value
+        }
+    }
+
+    struct Command { let name, category, action, desc: String }
+
+    /// As MongooseIM's `GET /commands` lists them (name, category, action, desc).
+    static let commands = [
+        Command(name: "list_methods", category: "commands", action: "read", desc: "List commands"),
+        Command(name: "list_users", category: "users", action: "read", desc: "List registered users on this host"),
+        Command(name: "register_user", category: "users", action: "create", desc: "Register a user"),
+        Command(name: "change_password", category: "users", action: "update", desc: "Change user password"),
+        Command(name: "unregister_user", category: "users", action: "delete", desc: "UnRegister a user"),
+        Command(name: "list_sessions", category: "sessions", action: "read", desc: "Get session list"),
+        Command(name: "kick_user", category: "sessions", action: "delete", desc: "Terminate user connection"),
+        Command(name: "send_message", category: "messages", action: "create", desc: "Send chat message from to"),
+    ]
+}
+
+enum AdminAPIError: Error {
+    case badRequest(String)
+    case notFound(String)
+    case conflict(String)
+
+    var response: AdminAPI.Response {
+        switch self {
+        case .badRequest(let text): return AdminAPI.Response(status: .badRequest, body: AdminAPI.json(text))
+        case .notFound(let text): return AdminAPI.Response(status: .notFound, body: AdminAPI.json(text))
+        case .conflict(let text): return AdminAPI.Response(status: .conflict, body: AdminAPI.json(text))
+        }
+    }
+}

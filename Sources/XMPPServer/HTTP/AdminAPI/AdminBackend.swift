@@ -1,0 +1,94 @@
+import Foundation
+import XMPPConfig
+import XMPPCore
+import XMPPModuleAPI
+import XMPPStore
+
+/// What the admin API acts on: the accounts in SQLite, the session registry (every
+/// worker's sessions) and the router.
+final class AdminBackend: @unchecked Sendable {
+    let hosts: Set<String>
+    private let databasePath: String
+    private let auth: AuthConfig
+    private let registry: SessionRegistry
+    private let router: StanzaRouter
+    private let hooks: Hooks
+    /// Account changes derive SCRAM keys (thousands of hash rounds) and write SQLite:
+    /// one at a time, on this queue, never on an event loop.
+    private let queue = DispatchQueue(label: "xmppd.admin-api")
+    private var store: AccountStore?
+
+    init(config: ServerConfig, registry: SessionRegistry, router: StanzaRouter, hooks: Hooks) {
+        hosts = Set(config.hosts)
+        databasePath = config.databasePath
+        auth = config.auth
+        self.registry = registry
+        self.router = router
+        self.hooks = hooks
+    }
+
+    /// Runs `body` on the queue with the account store (opened at first use).
+    private func withAccounts<T>(_ body: @escaping (AccountStore) throws -> T,
+                                 then done: @escaping (Result<T, Error>) -> Void) {
+        queue.async { [self] in
+            done(Result {
+                if store == nil { store = try AccountStore(database: try SQLiteDatabase(path: databasePath)) }
+                return try body(store!)
+            })
+        }
+    }
+
+    func users(host: String, _ done: @escaping (Result<[String], Error>) -> Void) {
+        withAccounts({ try $0.users(domain: host) }, then: done)
+    }
+
+    func register(user: String, host: String, password: String, _ done: @escaping (Result<Void, Error>) -> Void) {
+        withAccounts({ [auth] in
+            try $0.register(user: user, domain: host, password: password, iterations: auth.scramIterations, hashes: auth.scramHashes)
+        }, then: done)
+    }
+
+    func setPassword(user: String, host: String, password: String, _ done: @escaping (Result<Void, Error>) -> Void) {
+        withAccounts({ [auth] in
+            try $0.setPassword(user: user, domain: host, password: password, iterations: auth.scramIterations, hashes: auth.scramHashes)
+        }, then: done)
+    }
+
+    /// Removes the account, then ends its sessions wherever they are: a removed user
+    /// keeps no way in.
+    func unregister(user: String, host: String, _ done: @escaping (Result<Void, Error>) -> Void) {
+        withAccounts({ [registry] store in
+            try store.unregister(user: user, domain: host)
+            if let bare = JID(validatingLocal: user, domain: host) {
+                for session in registry.sessions(of: bare) { session.terminate(condition: "not-authorized") }
+            }
+        }, then: done)
+    }
+
+    /// Full JIDs of the host's sessions, on this worker and every other.
+    func sessions(host: String) -> [JID] {
+        registry.allSessionJIDs().filter { $0.domain == host }
+    }
+
+    /// Ends one session (on whichever worker holds it); false if there is none. The
+    /// client gets `<conflict/>`, as from MongooseIM's kick_user (mod_commands routes
+    /// `{exit, <<"kicked">>}`, which ejabberd_c2s:handle_broadcast_result/4 turns
+    /// into mongoose_xmpp_errors:stream_conflict).
+    func kick(_ jid: JID) -> Bool {
+        guard let session = registry.session(for: jid) else { return false }
+        session.terminate(condition: "conflict")
+        return true
+    }
+
+    /// A chat message as if `from` had sent it: the user_send_packet hooks see it (so
+    /// the archive keeps it), then it is routed.
+    func sendMessage(from: JID, to: JID, body: String) {
+        let message = XMLElement(name: "message", namespace: XMPPNamespace.client,
+                                 attributes: ["type": "chat", "id": UUID().uuidString,
+                                              "from": from.description, "to": to.description],
+                                 children: [.element(XMLElement(name: "body", namespace: XMPPNamespace.client,
+                                                                children: [.text(body)]))])
+        if hooks.runUserSendPacket(from, message) == .handled { return }
+        _ = router.route(message, to: to)
+    }
+}

@@ -1,0 +1,133 @@
+"""MongooseIM's REST API for backend administration (`mongoose_api_admin` on a
+[[listen.http]] listener), driven over HTTP as an operator's script would, with the
+effects checked by real XMPP clients on a c2s listener (another worker)."""
+import base64
+import http.client
+import json
+
+from xmpp_client import Client
+from xmppd_harness import Server, free_port, wait_for
+
+ADMIN = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+
+
+def start(tmp_path, host="_"):
+    http_port, c2s_port = free_port(), free_port()
+    server = Server(tmp_path, f"""
+[[listen.http]]
+  port = {http_port}
+  ip_address = "127.0.0.1"
+
+  [[listen.http.handlers.mongoose_api_admin]]
+    host = "{host}"
+    path = "/api"
+    username = "admin"
+    password = "s3cret"
+
+[[listen.c2s]]
+  port = {c2s_port}
+  ip_address = "127.0.0.1"
+""")
+    server.http_port, server.c2s_port = http_port, c2s_port
+    server.start()
+    return server
+
+
+def call(server, method, path, body=None, auth=ADMIN, host=None):
+    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = auth
+    if host:
+        headers["Host"] = host
+    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    data = response.read().decode()
+    connection.close()
+    if response.getheader("Content-Type", "").startswith("application/json"):
+        return response.status, json.loads(data) if data else None, dict(response.getheaders())
+    return response.status, data, dict(response.getheaders())
+
+
+def test_users_are_managed_and_used_over_xmpp(tmp_path):
+    server = start(tmp_path)
+    try:
+        status, body, _ = call(server, "POST", "/api/users/localhost", {"username": "alice", "password": "first"})
+        assert (status, body) == (201, "User alice@localhost successfully registered")
+        assert call(server, "POST", "/api/users/localhost", {"username": "alice", "password": "x"})[0] == 409
+        assert call(server, "POST", "/api/users/localhost", {"username": "bob", "password": "secret"})[0] == 201
+        assert call(server, "GET", "/api/users/localhost")[:2] == (200, ["alice@localhost", "bob@localhost"])
+
+        Client("alice@localhost/desk", "first", server.c2s_port).wait_session().close()
+        assert call(server, "PUT", "/api/users/localhost/alice", {"newpass": "second"})[0] == 204
+        refused = Client("alice@localhost/desk", "first", server.c2s_port, presence=False)
+        wait_for(lambda: refused.auth_failed.is_set() or refused.disconnected.is_set())
+        assert not refused.session_started.is_set()
+        refused.close()
+        alice = Client("alice@localhost/desk", "second", server.c2s_port).wait_session()
+
+        # Removing an account ends its sessions, and it cannot log in again.
+        assert call(server, "DELETE", "/api/users/localhost/alice")[0] == 204
+        wait_for(lambda: alice.disconnected.is_set())
+        assert call(server, "GET", "/api/users/localhost")[1] == ["bob@localhost"]
+        assert call(server, "DELETE", "/api/users/localhost/alice")[0] == 404
+        alice.close()
+    finally:
+        server.stop()
+
+
+def test_sessions_are_listed_and_kicked_and_messages_sent(tmp_path):
+    server = start(tmp_path)
+    try:
+        for user in ("alice", "bob"):
+            server.register(user, "secret")
+        alice = Client("alice@localhost/desk", "secret", server.c2s_port).wait_session()
+        try:
+            # alice is on the c2s worker; the API's worker sees her through the mesh.
+            wait_for(lambda: call(server, "GET", "/api/sessions/localhost")[1] == ["alice@localhost/desk"])
+
+            assert call(server, "POST", "/api/messages",
+                        {"caller": "bob@localhost", "to": "alice@localhost/desk", "body": "from the admin"})[0] == 204
+            message = alice.wait_message()
+            assert message["body"] == "from the admin" and str(message["from"]) == "bob@localhost"
+
+            status, body, _ = call(server, "DELETE", "/api/sessions/localhost/alice/desk")
+            assert (status, body) == (200, "kicked")
+            wait_for(lambda: alice.disconnected.is_set())
+            assert "conflict" in alice.stream_errors
+            wait_for(lambda: call(server, "GET", "/api/sessions/localhost")[1] == [])
+            assert call(server, "DELETE", "/api/sessions/localhost/alice/desk")[0] == 404
+        finally:
+            alice.close()
+    finally:
+        server.stop()
+
+
+def test_authentication_and_bad_requests(tmp_path):
+    server = start(tmp_path)
+    try:
+        status, _, headers = call(server, "GET", "/api/commands", auth=None)
+        assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+        wrong = "Basic " + base64.b64encode(b"admin:guess").decode()
+        assert call(server, "GET", "/api/commands", auth=wrong)[0] == 401
+        status, commands, _ = call(server, "GET", "/api/commands")
+        assert status == 200 and {"list_users", "register_user", "kick_user", "send_message"} <= {c["name"] for c in commands}
+
+        assert call(server, "POST", "/api/users/localhost", "not an object")[0] == 400
+        assert call(server, "POST", "/api/users/localhost", {"username": "carol"})[0] == 400
+        assert call(server, "POST", "/api/users/localhost", {"username": "a b", "password": "x"})[0] == 400
+        assert call(server, "GET", "/api/users/example.net")[0] == 404
+        assert call(server, "GET", "/api/no-such-command")[0] == 404
+        assert call(server, "PATCH", "/api/users/localhost")[0] == 404
+        assert call(server, "POST", "/api/messages", {"caller": "someone@example.net", "to": "x@localhost", "body": "b"})[0] == 400
+    finally:
+        server.stop()
+
+
+def test_the_handler_answers_only_its_host(tmp_path):
+    server = start(tmp_path, host="localhost")
+    try:
+        assert call(server, "GET", "/api/commands", host="localhost")[0] == 200
+        assert call(server, "GET", "/api/commands", host="other.example")[0] == 404
+    finally:
+        server.stop()
