@@ -42,7 +42,7 @@ let package = Package(
         ]),
         // What a server module (plugins/) may use of the core: hooks, iq handlers, routing.
         .target(name: "XMPPModuleAPI", dependencies: [
-            "XMPPCore", "XMPPConfig",
+            "XMPPCore", "XMPPConfig", "XMPPStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -86,7 +86,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "xmppctl", dependencies: [
-            "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPStore", "XMPPSASL",
+            "XMPPSupervisor", "XMPPServer", "XMPPConfig", "XMPPModules", "XMPPStore", "XMPPSASL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Load generator for scripts/bench: a cheap NIO client, so it measures the server.

@@ -1,4 +1,5 @@
 import XMPPConfig
+import XMPPStore
 
 /// A server module (mod_ping, mod_roster, ...): lives in plugins/, is enabled and
 /// configured by `[modules.NAME]`, and talks to the core only through `ModuleHost`
@@ -15,4 +16,13 @@ public protocol ServerModule: AnyObject {
     static func validate(_ options: ModuleOptions) throws
     /// Creates the module in a worker: register hooks and iq handlers here.
     init(options: ModuleOptions, host: ModuleHost) throws
+    /// The module's tables with rows per user in the shared SQLite file: removing an
+    /// account deletes its rows there in the same transaction (MongooseIM's
+    /// remove_user hook), from the admin API or xmppctl, server running or not, and
+    /// whether or not the module is enabled now. Default: none.
+    static var perUserTables: [PerUserTable] { get }
+}
+
+extension ServerModule {
+    public static var perUserTables: [PerUserTable] { [] }
 }

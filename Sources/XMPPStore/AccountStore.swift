@@ -48,12 +48,21 @@ public final class AccountStore {
         }
     }
 
-    public func unregister(user: String, domain: String) throws {
+    /// Removes the account and its rows in `data` (the modules' per-user tables), so
+    /// that a new account of the same name starts with nothing of the old one's.
+    public func unregister(user: String, domain: String, data: [PerUserTable] = []) throws {
         let user = try Self.normalise(user: user)
+        let domain = domain.lowercased()
         try database.transaction {
             // Credentials go with the account (ON DELETE CASCADE).
-            let n = try database.run("DELETE FROM accounts WHERE domain = ? AND username = ?", domain.lowercased(), user)
+            let n = try database.run("DELETE FROM accounts WHERE domain = ? AND username = ?", domain, user)
             guard n > 0 else { throw AccountError.notFound }
+            for table in data where try !database.query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", table.name).isEmpty {
+                // Names from module code, never from input.
+                try database.run("DELETE FROM \(table.name) WHERE \(table.userColumn) = ? AND \(table.domainColumn) = ?",
+                                 user, domain)
+            }
         }
     }
 
@@ -153,5 +162,19 @@ public final class AccountStore {
             try insert.bind([domain, user, c.hash.rawValue, c.salt, c.iterations, c.storedKey, c.serverKey])
             _ = try insert.all()
         }
+    }
+}
+
+/// A table of a module's with rows per user, found by two columns (see
+/// `ServerModule.perUserTables`).
+public struct PerUserTable: Sendable, Equatable {
+    public let name: String
+    public let userColumn: String
+    public let domainColumn: String
+
+    public init(_ name: String, userColumn: String = "username", domainColumn: String = "domain") {
+        self.name = name
+        self.userColumn = userColumn
+        self.domainColumn = domainColumn
     }
 }

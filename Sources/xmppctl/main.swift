@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import XMPPConfig
+import XMPPModules
 import XMPPSASL
 import XMPPServer
 import XMPPStore
@@ -161,12 +162,16 @@ struct Register: ParsableCommand {
 }
 
 struct Unregister: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delete an account.")
+    static let configuration = CommandConfiguration(
+        abstract: "Delete an account and its data (roster, offline messages, archive, private storage, blocklist).")
     @OptionGroup var options: ConfigOption
     @OptionGroup var account: AccountArguments
     func run() throws {
         let config = try options.load()
-        do { try account.store(config).unregister(user: account.user, domain: account.domain.lowercased()) } catch {
+        do {
+            try account.store(config).unregister(user: account.user, domain: account.domain.lowercased(),
+                                                 data: ModuleCatalog.all.flatMap { $0.perUserTables })
+        } catch {
             fail("\(error)")
         }
         print("User \(account.user.lowercased())@\(account.domain.lowercased()) unregistered")

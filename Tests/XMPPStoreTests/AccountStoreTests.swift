@@ -26,6 +26,25 @@ final class AccountStoreTests: TempDirectoryTestCase {
         XCTAssertEqual(try accounts.database.query("SELECT count(*) FROM account_credentials").first?.int(0), 0)
     }
 
+    func testUnregisterEmptiesThePerUserTablesOfTheAccountOnly() throws {
+        let accounts = try store()
+        try accounts.register(user: "alice", domain: "example.com", password: "pw", iterations: 16)
+        try accounts.database.execute("""
+            CREATE TABLE notes (username TEXT, domain TEXT, note TEXT);
+            CREATE TABLE archive (owner_user TEXT, owner_domain TEXT, body TEXT);
+            INSERT INTO notes VALUES ('alice', 'example.com', 'a'), ('bob', 'example.com', 'b'), ('alice', 'other.example', 'c');
+            INSERT INTO archive VALUES ('alice', 'example.com', 'hi'), ('bob', 'example.com', 'yo');
+            """)
+        let tables = [PerUserTable("notes"), PerUserTable("archive", userColumn: "owner_user", domainColumn: "owner_domain"),
+                      PerUserTable("of_a_module_never_enabled")]
+        try accounts.unregister(user: "Alice", domain: "Example.com", data: tables)
+        XCTAssertEqual(try accounts.database.query("SELECT note FROM notes ORDER BY note").compactMap { $0.string(0) }, ["b", "c"])
+        XCTAssertEqual(try accounts.database.query("SELECT body FROM archive").compactMap { $0.string(0) }, ["yo"])
+        // Nothing is deleted for an account that does not exist.
+        XCTAssertThrowsError(try accounts.unregister(user: "bob", domain: "example.com", data: tables))
+        XCTAssertEqual(try accounts.database.query("SELECT count(*) FROM archive").first?.int(0), 1)
+    }
+
     func testValidation() throws {
         let accounts = try store()
         XCTAssertThrowsError(try accounts.register(user: "bob", domain: "example.com", password: "", iterations: 16)) {

@@ -4,14 +4,18 @@ effects checked by real XMPP clients on a c2s listener (another worker)."""
 import base64
 import http.client
 import json
+import time
 
+import pytest
+
+from test_roster import roster, set_item
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for
 
 ADMIN = "Basic " + base64.b64encode(b"admin:s3cret").decode()
 
 
-def start(tmp_path, host="_"):
+def start(tmp_path, host="_", modules=""):
     http_port, c2s_port = free_port(), free_port()
     server = Server(tmp_path, f"""
 [[listen.http]]
@@ -27,7 +31,7 @@ def start(tmp_path, host="_"):
 [[listen.c2s]]
   port = {c2s_port}
   ip_address = "127.0.0.1"
-""")
+""", extra=modules)
     server.http_port, server.c2s_port = http_port, c2s_port
     server.start()
     return server
@@ -129,5 +133,39 @@ def test_the_handler_answers_only_its_host(tmp_path):
     try:
         assert call(server, "GET", "/api/commands", host="localhost")[0] == 200
         assert call(server, "GET", "/api/commands", host="other.example")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_a_removed_account_takes_its_data_with_it(tmp_path):
+    """A new account of the same name starts empty: no roster, no offline messages
+    (MongooseIM's remove_user hook), whether removed by the API or by xmppctl."""
+    server = start(tmp_path, modules="[modules.mod_roster]\n[modules.mod_offline]\n")
+    try:
+        server.register("bob", "secret")
+        bob = Client("bob@localhost/b", "secret", server.c2s_port).wait_session()
+        try:
+            for remove in (lambda: call(server, "DELETE", "/api/users/localhost/alice")[0] == 204,
+                           lambda: "unregistered" in server.ctl("unregister", "alice", "localhost").stdout):
+                assert call(server, "POST", "/api/users/localhost", {"username": "alice", "password": "secret"})[0] == 201
+                alice = Client("alice@localhost/desk", "secret", server.c2s_port).wait_session()
+                set_item(alice, "bob@localhost", name="Bob")
+                assert "bob@localhost" in roster(alice)
+                alice.close()
+                wait_for(lambda: call(server, "GET", "/api/sessions/localhost")[1] == ["bob@localhost/b"])
+                bob.send_message("alice@localhost", "kept for alice")
+                time.sleep(0.5)   # stored offline
+
+                assert remove()
+                assert call(server, "POST", "/api/users/localhost", {"username": "alice", "password": "secret"})[0] == 201
+                alice = Client("alice@localhost/desk", "secret", server.c2s_port).wait_session()
+                assert roster(alice) == {}
+                with pytest.raises(AssertionError):
+                    alice.wait_message(timeout=1)
+                alice.close()
+                wait_for(lambda: call(server, "GET", "/api/sessions/localhost")[1] == ["bob@localhost/b"])
+                assert call(server, "DELETE", "/api/users/localhost/alice")[0] == 204
+        finally:
+            bob.close()
     finally:
         server.stop()

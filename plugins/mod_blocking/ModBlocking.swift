@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
+import XMPPStore
 
 /// XEP-0191 Blocking Command (urn:xmpp:blocking), as MongooseIM's mod_blocking:
 /// blocklist get / block / unblock (all, when no item is given) with pushes to every
@@ -20,6 +21,7 @@ import XMPPModuleAPI
 /// Both hooks run before the other modules' (priority 10, see Hooks).
 public final class ModBlocking: ServerModule {
     public static let name = "mod_blocking"
+    public static let perUserTables = [PerUserTable("blocking_items", userColumn: "owner_user", domainColumn: "owner_domain")]
     static let namespace = "urn:xmpp:blocking"
     static let errors = "urn:xmpp:blocking:errors"
     static let hookPriority = 10

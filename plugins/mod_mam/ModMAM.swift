@@ -2,6 +2,7 @@ import NIOCore
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
+import XMPPStore
 
 /// XEP-0313 Message Archive Management (urn:xmpp:mam:2) for one-to-one messages,
 /// as MongooseIM's mod_mam with the rdbms backend: an archive per user in SQLite
@@ -14,6 +15,7 @@ import XMPPModuleAPI
 /// and never for a recipient with no session (offline storage).
 public final class ModMAM: ServerModule {
     public static let name = "mod_mam"
+    public static let perUserTables = [PerUserTable("mam_message", userColumn: "owner_user", domainColumn: "owner_domain")]
     static let namespace = "urn:xmpp:mam:2"
     static let stanzaIDs = "urn:xmpp:sid:0"
 

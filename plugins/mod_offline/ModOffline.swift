@@ -2,6 +2,7 @@ import Foundation
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
+import XMPPStore
 
 /// Offline messages, as MongooseIM's mod_offline: a message for a user with no
 /// available resource is stored in SQLite and delivered, with a XEP-0203 delay
@@ -13,6 +14,7 @@ import XMPPModuleAPI
 /// [access] section, which xmppd does not have yet, so they are refused.
 public final class ModOffline: ServerModule {
     public static let name = "mod_offline"
+    public static let perUserTables = [PerUserTable("offline_messages")]
     static let defaultLimitRule = "max_user_offline_messages"
     static let defaultLimit = 100
 

@@ -1,6 +1,7 @@
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
+import XMPPStore
 
 /// XEP-0049 Private XML Storage (jabber:iq:private), as MongooseIM's mod_private:
 /// a user stores XML fragments on the server, one per namespace (a later set of a
@@ -10,6 +11,7 @@ import XMPPModuleAPI
 /// Options as MongooseIM's: `backend` ("rdbms": SQLite here) and `iqdisc`.
 public final class ModPrivate: ServerModule {
     public static let name = "mod_private"
+    public static let perUserTables = [PerUserTable("private_storage")]
     static let namespace = "jabber:iq:private"
 
     let store: PrivateStore

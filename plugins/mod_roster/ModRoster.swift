@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
+import XMPPStore
 
 /// Rosters and presence subscriptions (RFC 6121), as MongooseIM's mod_roster:
 /// jabber:iq:roster get / set / pushes with optional versioning, the subscription
@@ -9,6 +10,7 @@ import XMPPModuleAPI
 /// presence of contacts at login. Rows live in the SQLite file the workers share.
 public final class ModRoster: ServerModule, @unchecked Sendable {
     public static let name = "mod_roster"
+    public static let perUserTables = [PerUserTable("roster_items"), PerUserTable("roster_versions")]
 
     let host: ModuleHost
     let options: RosterOptions

@@ -13,18 +13,21 @@ final class AdminBackend: @unchecked Sendable {
     private let registry: SessionRegistry
     private let router: StanzaRouter
     private let hooks: Hooks
+    /// Every module's per-user tables, emptied for a removed account.
+    private let userData: [PerUserTable]
     /// Account changes derive SCRAM keys (thousands of hash rounds) and write SQLite:
     /// one at a time, on this queue, never on an event loop.
     private let queue = DispatchQueue(label: "xmppd.admin-api")
     private var store: AccountStore?
 
-    init(config: ServerConfig, registry: SessionRegistry, router: StanzaRouter, hooks: Hooks) {
+    init(config: ServerConfig, registry: SessionRegistry, router: StanzaRouter, hooks: Hooks, userData: [PerUserTable]) {
         hosts = Set(config.hosts)
         databasePath = config.databasePath
         auth = config.auth
         self.registry = registry
         self.router = router
         self.hooks = hooks
+        self.userData = userData
     }
 
     /// Runs `body` on the queue with the account store (opened at first use).
@@ -54,11 +57,11 @@ final class AdminBackend: @unchecked Sendable {
         }, then: done)
     }
 
-    /// Removes the account, then ends its sessions wherever they are: a removed user
-    /// keeps no way in.
+    /// Removes the account and its data, then ends its sessions wherever they are: a
+    /// removed user keeps no way in.
     func unregister(user: String, host: String, _ done: @escaping (Result<Void, Error>) -> Void) {
-        withAccounts({ [registry] store in
-            try store.unregister(user: user, domain: host)
+        withAccounts({ [registry, userData] store in
+            try store.unregister(user: user, domain: host, data: userData)
             if let bare = JID(validatingLocal: user, domain: host) {
                 for session in registry.sessions(of: bare) { session.terminate(condition: "not-authorized") }
             }
