@@ -169,3 +169,32 @@ def test_a_removed_account_takes_its_data_with_it(tmp_path):
             bob.close()
     finally:
         server.stop()
+
+
+def test_contacts_are_managed_through_the_roster_module(tmp_path):
+    server = start(tmp_path, modules="[modules.mod_roster]\n")
+    try:
+        for user in ("alice", "bob"):
+            server.register(user, "secret")
+        assert call(server, "GET", "/api/contacts/alice@localhost")[:2] == (200, [])
+        assert call(server, "POST", "/api/contacts/alice@localhost", {"jid": "bob@localhost"})[0] == 204
+        assert call(server, "GET", "/api/contacts/alice@localhost")[1] == \
+            [{"jid": "bob@localhost", "subscription": "none", "ask": "none"}]
+
+        # The subscription flow of RFC 6121 §3, each step as the user's client would send it.
+        assert call(server, "PUT", "/api/contacts/alice@localhost/bob@localhost", {"action": "subscribe"})[0] == 204
+        wait_for(lambda: call(server, "GET", "/api/contacts/alice@localhost")[1][0]["ask"] == "out")
+        assert call(server, "PUT", "/api/contacts/bob@localhost/alice@localhost", {"action": "subscribed"})[0] == 204
+        wait_for(lambda: call(server, "GET", "/api/contacts/alice@localhost")[1] ==
+                 [{"jid": "bob@localhost", "subscription": "to", "ask": "none"}])
+        assert call(server, "GET", "/api/contacts/bob@localhost")[1] == \
+            [{"jid": "alice@localhost", "subscription": "from", "ask": "none"}]
+
+        assert call(server, "DELETE", "/api/contacts/alice@localhost/bob@localhost")[0] == 204
+        assert call(server, "GET", "/api/contacts/alice@localhost")[1] == []
+        assert call(server, "DELETE", "/api/contacts/alice@localhost/bob@localhost")[0] == 404
+        assert call(server, "GET", "/api/contacts/nobody@localhost")[0] == 404
+        assert call(server, "GET", "/api/contacts/alice@example.net")[0] == 400
+        assert call(server, "PUT", "/api/contacts/alice@localhost/bob@localhost", {"action": "steal"})[0] == 400
+    finally:
+        server.stop()

@@ -155,7 +155,7 @@ public final class ListenerWorker: @unchecked Sendable {
             if let mesh { service.relay = BOSHRelay(mesh: mesh, service: service) }
             bosh = service
         }
-        let admin = AdminBackend(config: setup.config, registry: registry, router: router, hooks: modules.hooks,
+        let admin = AdminBackend(config: setup.config, registry: registry, router: router, modules: modules,
                                  userData: moduleCatalog.flatMap { $0.perUserTables })
         let adminAPIs = http.handlers.compactMap { handler -> AdminAPI? in
             guard case .apiAdmin(let username, let password) = handler.options else { return nil }

@@ -17,6 +17,13 @@ import XMPPStore
 ///     GET    /sessions/{host}                full JIDs of the sessions, on every worker
 ///     DELETE /sessions/{host}/{user}/{res}   end one session (200 "kicked", 404 if none)
 ///     POST   /messages                       {"caller", "to", "body"}: a chat message (204)
+///     GET    /contacts/{caller}              the caller's roster: [{jid, subscription, ask}]
+///     POST   /contacts/{caller}              {"jid"}: add a contact (204)
+///     DELETE /contacts/{caller}/{jid}        remove a contact (204, 404 if not there)
+///     PUT    /contacts/{caller}/{jid}        {"action": "subscribe" | "subscribed"}: send it (204)
+///
+/// Contacts are served by the roster module (mod_roster), reached as a client would
+/// reach it: a jabber:iq:roster request on the caller's behalf.
 ///
 /// With `username` and `password` set every request needs them as HTTP Basic
 /// credentials (401 otherwise), as in MongooseIM.
@@ -108,17 +115,78 @@ final class AdminAPI: @unchecked Sendable {
             reply(ok("kicked"))
         case (.POST, "messages", 1):
             let fields = try Self.fields(body, "caller", "to", "body")
-            guard let caller = JID(fields[0]), backend.hosts.contains(caller.domain), caller.local != nil else {
-                throw AdminAPIError.badRequest("caller must be a user of this server, not \(fields[0])")
+            backend.sendMessage(from: try localUser(fields[0]), to: try Self.jid(fields[1]), body: fields[2])
+            reply(Response(status: .noContent, body: ""))
+        case (.GET, "contacts", 2):
+            let caller = try localUser(path[1])
+            backend.rosterRequest("get", for: caller, item: nil) { result in
+                reply(self.answer(result) { iq in
+                    guard iq[attribute: "type"] == "result" else { return Self.failure(iq) }
+                    let items = iq.child("query", namespace: Self.roster)?.children("item", namespace: Self.roster) ?? []
+                    return self.ok(items.map { item -> [String: String] in
+                        ["jid": item[attribute: "jid"] ?? "", "subscription": item[attribute: "subscription"] ?? "none",
+                         "ask": item[attribute: "ask"] == "subscribe" ? "out" : "none"]
+                    })
+                })
             }
-            guard let to = JID(fields[1]) else { throw AdminAPIError.badRequest("not a valid JID: \(fields[1])") }
-            backend.sendMessage(from: caller, to: to, body: fields[2])
+        case (.POST, "contacts", 2):
+            let caller = try localUser(path[1])
+            let contact = try Self.jid(try Self.fields(body, "jid")[0]).bare
+            rosterSet(caller, XMLElement(name: "item", namespace: Self.roster, attributes: ["jid": contact.description]), reply)
+        case (.DELETE, "contacts", 3):
+            let caller = try localUser(path[1])
+            let contact = try Self.jid(path[2]).bare
+            rosterSet(caller, XMLElement(name: "item", namespace: Self.roster,
+                                         attributes: ["jid": contact.description, "subscription": "remove"]), reply)
+        case (.PUT, "contacts", 3):
+            let caller = try localUser(path[1])
+            let contact = try Self.jid(path[2]).bare
+            let action = try Self.fields(body, "action")[0]
+            guard action == "subscribe" || action == "subscribed" else {
+                throw AdminAPIError.badRequest("action must be subscribe or subscribed, not \(action)")
+            }
+            backend.sendPresence(type: action, from: caller, to: contact)
             reply(Response(status: .noContent, body: ""))
         case (_, let name?, _) where Self.commands.contains(where: { $0.category == name }):
             throw AdminAPIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
         default:
             throw AdminAPIError.notFound("no command at \(path.joined(separator: "/"))")
         }
+    }
+
+    private static let roster = "jabber:iq:roster"
+
+    private func rosterSet(_ caller: JID, _ item: XMLElement, _ reply: @escaping @Sendable (Response) -> Void) {
+        backend.rosterRequest("set", for: caller, item: item) { result in
+            reply(self.answer(result) { iq in
+                iq[attribute: "type"] == "result" ? Response(status: .noContent, body: "") : Self.failure(iq)
+            })
+        }
+    }
+
+    /// An iq error from the module, as an HTTP answer.
+    private static func failure(_ iq: XMLElement) -> Response {
+        let condition = iq.child("error")?.elements.first?.name ?? "undefined-condition"
+        switch condition {
+        case "item-not-found": return AdminAPIError.notFound("not in the roster").response
+        case "service-unavailable", "feature-not-implemented":
+            return AdminAPIError.notFound("no module serves the roster (enable mod_roster)").response
+        default: return AdminAPIError.badRequest(condition).response
+        }
+    }
+
+    /// A user of a served host, as a bare JID.
+    private func localUser(_ text: String) throws -> JID {
+        let jid = try Self.jid(text)
+        guard jid.local != nil, backend.hosts.contains(jid.domain) else {
+            throw AdminAPIError.badRequest("\(text) is not a user of this server")
+        }
+        return jid.bare
+    }
+
+    private static func jid(_ text: String) throws -> JID {
+        guard let jid = JID(text) else { throw AdminAPIError.badRequest("not a valid JID: \(text)") }
+        return jid
     }
 
     private func served(_ host: String) throws -> String {
@@ -177,6 +245,10 @@ final class AdminAPI: @unchecked Sendable {
         Command(name: "list_sessions", category: "sessions", action: "read", desc: "Get session list"),
         Command(name: "kick_user", category: "sessions", action: "delete", desc: "Terminate user connection"),
         Command(name: "send_message", category: "messages", action: "create", desc: "Send chat message from to"),
+        Command(name: "list_contacts", category: "contacts", action: "read", desc: "Get roster"),
+        Command(name: "add_contact", category: "contacts", action: "create", desc: "Add a contact to roster"),
+        Command(name: "delete_contact", category: "contacts", action: "delete", desc: "Remove a contact from roster"),
+        Command(name: "subscription", category: "contacts", action: "update", desc: "Send out a subscription request"),
     ]
 }
 

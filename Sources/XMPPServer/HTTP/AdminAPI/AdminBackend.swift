@@ -13,6 +13,7 @@ final class AdminBackend: @unchecked Sendable {
     private let registry: SessionRegistry
     private let router: StanzaRouter
     private let hooks: Hooks
+    private let modules: ModuleRuntime
     /// Every module's per-user tables, emptied for a removed account.
     private let userData: [PerUserTable]
     /// Account changes derive SCRAM keys (thousands of hash rounds) and write SQLite:
@@ -20,13 +21,15 @@ final class AdminBackend: @unchecked Sendable {
     private let queue = DispatchQueue(label: "xmppd.admin-api")
     private var store: AccountStore?
 
-    init(config: ServerConfig, registry: SessionRegistry, router: StanzaRouter, hooks: Hooks, userData: [PerUserTable]) {
+    init(config: ServerConfig, registry: SessionRegistry, router: StanzaRouter, modules: ModuleRuntime,
+         userData: [PerUserTable]) {
         hosts = Set(config.hosts)
         databasePath = config.databasePath
         auth = config.auth
         self.registry = registry
         self.router = router
-        self.hooks = hooks
+        self.hooks = modules.hooks
+        self.modules = modules
         self.userData = userData
     }
 
@@ -83,15 +86,43 @@ final class AdminBackend: @unchecked Sendable {
         return true
     }
 
-    /// A chat message as if `from` had sent it: the user_send_packet hooks see it (so
-    /// the archive keeps it), then it is routed.
+    /// A chat message as if `from` had sent it.
     func sendMessage(from: JID, to: JID, body: String) {
-        let message = XMLElement(name: "message", namespace: XMPPNamespace.client,
-                                 attributes: ["type": "chat", "id": UUID().uuidString,
-                                              "from": from.description, "to": to.description],
-                                 children: [.element(XMLElement(name: "body", namespace: XMPPNamespace.client,
-                                                                children: [.text(body)]))])
-        if hooks.runUserSendPacket(from, message) == .handled { return }
-        _ = router.route(message, to: to)
+        send(XMLElement(name: "message", namespace: XMPPNamespace.client,
+                        attributes: ["type": "chat", "id": UUID().uuidString],
+                        children: [.element(XMLElement(name: "body", namespace: XMPPNamespace.client, children: [.text(body)]))]),
+             from: from, to: to)
+    }
+
+    /// A presence subscription stanza (subscribe, subscribed, ...) as if `from` had sent it.
+    func sendPresence(type: String, from: JID, to: JID) {
+        send(XMLElement(name: "presence", namespace: XMPPNamespace.client, attributes: ["type": type]), from: from, to: to)
+    }
+
+    /// As a user's stanza goes: the user_send_packet hooks see it (so mod_mam archives a
+    /// message and mod_roster tracks a subscription), then the router takes it.
+    private func send(_ stanza: XMLElement, from: JID, to: JID) {
+        var stanza = stanza
+        stanza[attribute: "from"] = from.description
+        stanza[attribute: "to"] = to.description
+        if hooks.runUserSendPacket(from, stanza) == .handled { return }
+        _ = router.route(stanza, to: to)
+    }
+
+    /// A jabber:iq:roster request on behalf of `user` (a bare JID), answered by
+    /// whichever module serves the roster, as the user's own client would be;
+    /// `done` gets the iq result or error (an error iq with `item-not-found` if the
+    /// account does not exist).
+    func rosterRequest(_ type: String, for user: JID, item: XMLElement?,
+                       _ done: @escaping @Sendable (Result<XMLElement, Error>) -> Void) {
+        withAccounts({ $0.exists(user: user.local ?? "", domain: user.domain) }, then: { [modules] result in
+            guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
+            var query = XMLElement(name: "query", namespace: "jabber:iq:roster")
+            if let item { query.append(item) }
+            let iq = XMLElement(name: "iq", namespace: XMPPNamespace.client,
+                                attributes: ["type": type, "id": UUID().uuidString, "from": user.description],
+                                children: [.element(query)])
+            modules.dispatchIQ(iq, from: user, to: user, target: .account) { done(.success($0)) }
+        })
     }
 }
