@@ -198,3 +198,37 @@ def test_contacts_are_managed_through_the_roster_module(tmp_path):
         assert call(server, "PUT", "/api/contacts/alice@localhost/bob@localhost", {"action": "steal"})[0] == 400
     finally:
         server.stop()
+
+
+def test_the_last_messages_come_from_the_archive(tmp_path):
+    server = start(tmp_path, modules="[modules.mod_mam]\n[modules.mod_offline]\n")
+    try:
+        for user in ("alice", "bob", "carol"):
+            server.register(user, "secret")
+        bob = Client("bob@localhost/b", "secret", server.c2s_port).wait_session()
+        try:
+            def archive():
+                return call(server, "GET", "/api/messages/alice@localhost")[1]
+            for i in range(3):
+                bob.send_message("alice@localhost", f"bob {i}")
+            wait_for(lambda: len(archive()) == 3)
+            assert call(server, "POST", "/api/messages", {"caller": "carol@localhost", "to": "alice@localhost",
+                                                          "body": "carol 0"})[0] == 204
+            wait_for(lambda: len(archive()) == 4)
+            messages = archive()
+            assert [m["body"] for m in messages] == ["bob 0", "bob 1", "bob 2", "carol 0"]
+            assert messages[0]["sender"].startswith("bob@localhost") and messages[3]["sender"] == "carol@localhost"
+            assert all(abs(m["timestamp"] - time.time()) < 60 for m in messages)
+
+            status, last, _ = call(server, "GET", "/api/messages/alice@localhost/bob@localhost?limit=2")
+            assert status == 200 and [m["body"] for m in last] == ["bob 1", "bob 2"]
+            assert call(server, "GET", "/api/messages/alice@localhost?before=1000")[1] == []
+            assert call(server, "GET", "/api/messages/alice@localhost?limit=501")[0] == 400
+            assert call(server, "GET", "/api/messages/alice@localhost?limit=many")[0] == 400
+            assert call(server, "GET", "/api/messages/nobody@localhost")[0] == 404
+            # The lookup's own session is gone again.
+            assert call(server, "GET", "/api/sessions/localhost")[1] == ["bob@localhost/b"]
+        finally:
+            bob.close()
+    finally:
+        server.stop()

@@ -78,7 +78,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let channel = context.channel
             let handler = NIOLoopBound(self, eventLoop: loop)
             let contextBox = NIOLoopBound(context, eventLoop: loop)
-            api.handle(method: head.method, path: path, authorization: head.headers["Authorization"].first, body: text) { response in
+            api.handle(method: head.method, path: path, query: AdminAPI.queryItems(head.uri),
+                       authorization: head.headers["Authorization"].first, body: text) { response in
                 loop.execute {
                     guard channel.isActive else { return }
                     handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers,

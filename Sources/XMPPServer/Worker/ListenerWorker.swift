@@ -156,7 +156,7 @@ public final class ListenerWorker: @unchecked Sendable {
             bosh = service
         }
         let admin = AdminBackend(config: setup.config, registry: registry, router: router, modules: modules,
-                                 userData: moduleCatalog.flatMap { $0.perUserTables })
+                                 userData: moduleCatalog.flatMap { $0.perUserTables }, eventLoop: group.next())
         let adminAPIs = http.handlers.compactMap { handler -> AdminAPI? in
             guard case .apiAdmin(let username, let password) = handler.options else { return nil }
             return AdminAPI(handler: handler, username: username, password: password, backend: admin)

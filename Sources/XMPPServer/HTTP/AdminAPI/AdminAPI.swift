@@ -21,9 +21,11 @@ import XMPPStore
 ///     POST   /contacts/{caller}              {"jid"}: add a contact (204)
 ///     DELETE /contacts/{caller}/{jid}        remove a contact (204, 404 if not there)
 ///     PUT    /contacts/{caller}/{jid}        {"action": "subscribe" | "subscribed"}: send it (204)
+///     GET    /messages/{caller}[/{with}]     ?before=unix seconds&limit=n (100, at most 500): the
+///                                            last messages of the caller's archive
 ///
-/// Contacts are served by the roster module (mod_roster), reached as a client would
-/// reach it: a jabber:iq:roster request on the caller's behalf.
+/// Contacts and the archive are the modules' (mod_roster, mod_mam), reached as a
+/// client reaches them: a jabber:iq:roster or XEP-0313 request on the caller's behalf.
 ///
 /// With `username` and `password` set every request needs them as HTTP Basic
 /// credentials (401 otherwise), as in MongooseIM.
@@ -54,14 +56,14 @@ final class AdminAPI: @unchecked Sendable {
 
     /// Answers one request; `reply` may be called on another thread (account changes
     /// run on the backend's own queue, off the event loop).
-    func handle(method: HTTPMethod, path: [String], authorization: String?, body: String,
+    func handle(method: HTTPMethod, path: [String], query: [String: String] = [:], authorization: String?, body: String,
                 reply: @escaping @Sendable (Response) -> Void) {
         guard authorized(authorization) else {
             return reply(Response(status: .unauthorized, body: Self.json("authentication required"),
                                   headers: [("Content-Type", "application/json"), ("WWW-Authenticate", "Basic realm=\"mongooseim\"")]))
         }
         do {
-            try dispatch(method, path, body, reply)
+            try dispatch(method, path, query, body, reply)
         } catch let error as AdminAPIError {
             reply(error.response)
         } catch {
@@ -78,7 +80,7 @@ final class AdminAPI: @unchecked Sendable {
         return String(decoding: decoded, as: UTF8.self) == credentials
     }
 
-    private func dispatch(_ method: HTTPMethod, _ path: [String], _ body: String,
+    private func dispatch(_ method: HTTPMethod, _ path: [String], _ query: [String: String], _ body: String,
                           _ reply: @escaping @Sendable (Response) -> Void) throws {
         switch (method, path.first, path.count) {
         case (.GET, "commands", 1):
@@ -117,6 +119,18 @@ final class AdminAPI: @unchecked Sendable {
             let fields = try Self.fields(body, "caller", "to", "body")
             backend.sendMessage(from: try localUser(fields[0]), to: try Self.jid(fields[1]), body: fields[2])
             reply(Response(status: .noContent, body: ""))
+        case (.GET, "messages", 2), (.GET, "messages", 3):
+            let caller = try localUser(path[1])
+            let with = try path.count == 3 ? Self.jid(path[2]) : nil
+            let limit = try Self.integer(query["limit"], name: "limit") ?? 100
+            // As MongooseIM's lookup_recent_messages: more than 500 is refused.
+            guard (0...500).contains(limit) else { throw AdminAPIError.badRequest("limit must be 0 to 500") }
+            let before = try Self.integer(query["before"], name: "before").flatMap { $0 > 0 ? $0 : nil }
+            // "now" reaches a second ahead, so a message stored this very second is in.
+            let end = before.map { Date(timeIntervalSince1970: Double($0)) } ?? Date().addingTimeInterval(1)
+            backend.lastMessages(of: caller, with: with, before: end, limit: limit) { result in
+                reply(self.answer(result) { self.ok($0.map(\.json)) })
+            }
         case (.GET, "contacts", 2):
             let caller = try localUser(path[1])
             backend.rosterRequest("get", for: caller, item: nil) { result in
@@ -156,6 +170,18 @@ final class AdminAPI: @unchecked Sendable {
 
     private static let roster = "jabber:iq:roster"
 
+    private static func integer(_ text: String?, name: String) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text) else { throw AdminAPIError.badRequest("\(name) must be an integer") }
+        return value
+    }
+
+    /// The query string of `uri` as a dictionary (the last of repeated names wins).
+    static func queryItems(_ uri: String) -> [String: String] {
+        let items = URLComponents(string: uri)?.queryItems ?? []
+        return Dictionary(items.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+    }
+
     private func rosterSet(_ caller: JID, _ item: XMLElement, _ reply: @escaping @Sendable (Response) -> Void) {
         backend.rosterRequest("set", for: caller, item: item) { result in
             reply(self.answer(result) { iq in
@@ -164,13 +190,13 @@ final class AdminAPI: @unchecked Sendable {
         }
     }
 
-    /// An iq error from the module, as an HTTP answer.
-    private static func failure(_ iq: XMLElement) -> Response {
+    /// An iq error from a module, as an HTTP answer.
+    private static func failure(_ iq: XMLElement, module: String = "mod_roster") -> Response {
         let condition = iq.child("error")?.elements.first?.name ?? "undefined-condition"
         switch condition {
-        case "item-not-found": return AdminAPIError.notFound("not in the roster").response
+        case "item-not-found": return AdminAPIError.notFound("item-not-found").response
         case "service-unavailable", "feature-not-implemented":
-            return AdminAPIError.notFound("no module serves the roster (enable mod_roster)").response
+            return AdminAPIError.notFound("no module serves this (enable \(module))").response
         default: return AdminAPIError.badRequest(condition).response
         }
     }
@@ -209,6 +235,7 @@ final class AdminAPI: @unchecked Sendable {
             case .emptyPassword: return AdminAPIError.badRequest("the password must not be empty").response
             case .invalidUsername: return AdminAPIError.badRequest("not a valid username").response
             }
+        case .failure(let error as ArchiveLookup.Failure): return Self.failure(error.iq, module: "mod_mam")
         case .failure(let error): return Response(status: .internalServerError, body: Self.json("\(error)"))
         }
     }
@@ -245,6 +272,8 @@ final class AdminAPI: @unchecked Sendable {
         Command(name: "list_sessions", category: "sessions", action: "read", desc: "Get session list"),
         Command(name: "kick_user", category: "sessions", action: "delete", desc: "Terminate user connection"),
         Command(name: "send_message", category: "messages", action: "create", desc: "Send chat message from to"),
+        Command(name: "get_last_messages", category: "messages", action: "read",
+                desc: "Get n last messages to/from given contact, with limit and date"),
         Command(name: "list_contacts", category: "contacts", action: "read", desc: "Get roster"),
         Command(name: "add_contact", category: "contacts", action: "create", desc: "Add a contact to roster"),
         Command(name: "delete_contact", category: "contacts", action: "delete", desc: "Remove a contact from roster"),

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
@@ -14,6 +15,7 @@ final class AdminBackend: @unchecked Sendable {
     private let router: StanzaRouter
     private let hooks: Hooks
     private let modules: ModuleRuntime
+    private let archive: ArchiveLookup
     /// Every module's per-user tables, emptied for a removed account.
     private let userData: [PerUserTable]
     /// Account changes derive SCRAM keys (thousands of hash rounds) and write SQLite:
@@ -22,7 +24,7 @@ final class AdminBackend: @unchecked Sendable {
     private var store: AccountStore?
 
     init(config: ServerConfig, registry: SessionRegistry, router: StanzaRouter, modules: ModuleRuntime,
-         userData: [PerUserTable]) {
+         userData: [PerUserTable], eventLoop: EventLoop) {
         hosts = Set(config.hosts)
         databasePath = config.databasePath
         auth = config.auth
@@ -31,6 +33,7 @@ final class AdminBackend: @unchecked Sendable {
         self.hooks = modules.hooks
         self.modules = modules
         self.userData = userData
+        archive = ArchiveLookup(registry: registry, modules: modules, eventLoop: eventLoop)
     }
 
     /// Runs `body` on the queue with the account store (opened at first use).
@@ -123,6 +126,16 @@ final class AdminBackend: @unchecked Sendable {
                                 attributes: ["type": type, "id": UUID().uuidString, "from": user.description],
                                 children: [.element(query)])
             modules.dispatchIQ(iq, from: user, to: user, target: .account) { done(.success($0)) }
+        })
+    }
+
+    /// The last messages of a user's archive (see ArchiveLookup); `done` gets
+    /// AccountError.notFound for an unknown user.
+    func lastMessages(of owner: JID, with: JID?, before: Date, limit: Int,
+                      _ done: @escaping @Sendable (Result<[ArchiveLookup.Message], Error>) -> Void) {
+        withAccounts({ $0.exists(user: owner.local ?? "", domain: owner.domain) }, then: { [archive] result in
+            guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
+            archive.lastMessages(of: owner, with: with, before: before, limit: limit) { done($0.mapError { $0 }) }
         })
     }
 }

@@ -1,0 +1,94 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import XMPPCore
+
+/// The admin API's "last messages" (MongooseIM's get_last_messages): a XEP-0313 query
+/// on the owner's behalf, answered by whichever module keeps the archive (mod_mam).
+///
+/// A MAM module sends its results as messages to the full JID that asked, then
+/// answers the iq. So the lookup binds a short-lived session of its own
+/// (`owner/admin-api-…`) that only collects what it is sent, asks from it, and
+/// unbinds it once the answer is in.
+struct ArchiveLookup {
+    struct Message {
+        var sender: String
+        var timestamp: Int
+        var messageID: String
+        var body: String?
+
+        var json: [String: Any] {
+            ["sender": sender, "timestamp": timestamp, "message_id": messageID, "body": body ?? NSNull()]
+        }
+    }
+
+    /// The module's iq error.
+    struct Failure: Error { let iq: XMLElement }
+
+    let registry: SessionRegistry
+    let modules: ModuleRuntime
+    let eventLoop: EventLoop
+
+    static let mam = "urn:xmpp:mam:2"
+    static let rsm = "http://jabber.org/protocol/rsm"
+
+    /// The last `limit` messages of `owner`'s archive (with `with` only, if given) sent
+    /// before `before`, oldest first; `done` gets them or the module's iq error.
+    func lastMessages(of owner: JID, with: JID?, before: Date, limit: Int,
+                      _ done: @escaping @Sendable (Result<[Message], Failure>) -> Void) {
+        let collected = NIOLockedValueBox<[XMLElement]>([])
+        let collector = JID(local: owner.local, domain: owner.domain, resource: "admin-api-\(UUID().uuidString)")
+        let session = SessionHandle(jid: collector, eventLoop: eventLoop, deliver: { stanza in
+            collected.withLockedValue { $0.append(stanza) }
+        }, terminate: { _ in })
+        _ = registry.bind(session, at: Date().timeIntervalSince1970)
+        let loop = eventLoop
+        modules.dispatchIQ(Self.query(with: with, before: before, limit: limit, from: collector), from: collector, to: owner,
+                           target: .account) { [registry] answer in
+            // Results were routed to the collector (queued on its loop) before the
+            // module answered: reading them on that loop comes after all of them.
+            loop.execute {
+                registry.unbind(session)
+                guard answer[attribute: "type"] == "result" else { return done(.failure(Failure(iq: answer))) }
+                done(.success(collected.withLockedValue { $0 }.compactMap(Self.message)))
+            }
+        }
+    }
+
+    private static func query(with: JID?, before: Date, limit: Int, from: JID) -> XMLElement {
+        var form = XMLElement(name: "x", namespace: "jabber:x:data", attributes: ["type": "submit"])
+        func field(_ name: String, _ value: String) {
+            form.append(XMLElement(name: "field", namespace: "jabber:x:data", attributes: ["var": name],
+                                   children: [.element(XMLElement(name: "value", namespace: "jabber:x:data", children: [.text(value)]))]))
+        }
+        field("FORM_TYPE", mam)
+        if let with { field("with", with.description) }
+        field("end", ISO8601DateFormatter().string(from: before))
+        let set = XMLElement(name: "set", namespace: rsm, children: [
+            .element(XMLElement(name: "max", namespace: rsm, children: [.text(String(limit))])),
+            .element(XMLElement(name: "before", namespace: rsm)),   // the last page
+        ])
+        let query = XMLElement(name: "query", namespace: mam, children: [.element(form), .element(set)])
+        return XMLElement(name: "iq", namespace: XMPPNamespace.client,
+                          attributes: ["type": "set", "id": UUID().uuidString, "from": from.description],
+                          children: [.element(query)])
+    }
+
+    /// One `<result><forwarded><delay/><message/></forwarded></result>` message.
+    private static func message(_ wrapper: XMLElement) -> Message? {
+        guard let forwarded = wrapper.child("result", namespace: mam)?.child("forwarded", namespace: "urn:xmpp:forward:0"),
+              let message = forwarded.child("message") else { return nil }
+        let stamp = forwarded.child("delay", namespace: "urn:xmpp:delay")?[attribute: "stamp"]
+        let seconds = stamp.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+        return Message(sender: message[attribute: "from"] ?? "", timestamp: Int(seconds?.timeIntervalSince1970 ?? 0),
+                       messageID: message[attribute: "id"] ?? "", body: message.child("body")?.text)
+    }
+}
+
+private extension ISO8601DateFormatter {
+    static var withFractions: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}
