@@ -188,11 +188,20 @@ def test_wss_with_listen_http_tls(tmp_path, pki):
 
 def test_http_handlers_not_served_yet_are_refused_at_start(tmp_path):
     server = Server(tmp_path, http_listener(free_port()) + """
-  [[listen.http.handlers.lasse_handler]]
+  [[listen.http.handlers.cowboy_swagger_json_handler]]
     host = "_"
-    path = "/api/sse"
-    module = "mongoose_client_api_sse"
+    path = "/api-docs/swagger.json"
 """)
     output = server.start_refused()
-    assert ("listen.http[1].handlers.lasse_handler[1]: lasse_handler handlers are not served by this version "
-            "of xmppd yet") in output
+    assert ("listen.http[1].handlers.cowboy_swagger_json_handler[1]: cowboy_swagger_json_handler handlers are not "
+            "served by this version of xmppd yet") in output
+
+
+def test_client_api_rooms_need_muc_light(tmp_path):
+    server = Server(tmp_path, http_listener(free_port()) + """
+  [[listen.http.handlers.mongoose_client_api_rooms]]
+    host = "_"
+    path = "/api/rooms/[:id]"
+""")
+    assert ("listen.http[1].handlers.mongoose_client_api_rooms[1]: the rooms of the client API need MUC Light"
+            in server.start_refused())

@@ -23,6 +23,8 @@ struct HTTPListener: Sendable {
     let bosh: BOSHService?
     /// The `mongoose_api_admin` handlers.
     let adminAPIs: [AdminAPI]
+    /// The client API's handlers (messages, contacts, server-sent events), if any.
+    let clientAPI: ClientAPI?
     let tls: TLSContext?
     /// `transport.max_connections`; nil is "infinity".
     let maxConnections: Int?
@@ -86,6 +88,14 @@ struct HTTPListener: Sendable {
             if let path = api.commandPath(head.uri) { return (api, path) }
         }
         return nil
+    }
+
+    /// The client API endpoint a request is for, with its path bindings.
+    func clientEndpoint(for head: HTTPRequestHead) -> (api: ClientAPI, endpoint: ClientAPI.Endpoint, bindings: [String: String])? {
+        guard let clientAPI, let (endpoint, bindings) = clientAPI.endpoint(for: head, host: head.headers["Host"].first.map(Self.hostName)) else {
+            return nil
+        }
+        return (clientAPI, endpoint, bindings)
     }
 
     /// The BOSH sessions, when the request is for a `mod_bosh` path.

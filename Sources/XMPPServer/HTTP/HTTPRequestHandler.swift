@@ -15,6 +15,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var request: HTTPRequestHead?
     private var body: ByteBuffer?
     private var timeout: Scheduled<Void>?
+    /// The connection carries a server-sent event stream: nothing more is read as requests.
+    private var streaming = false
 
     /// A BOSH request body may not exceed this.
     static let maxBody = 10 << 20
@@ -31,6 +33,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !streaming else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
             request = head
@@ -78,7 +81,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let channel = context.channel
             let handler = NIOLoopBound(self, eventLoop: loop)
             let contextBox = NIOLoopBound(context, eventLoop: loop)
-            api.handle(method: head.method, path: path, query: AdminAPI.queryItems(head.uri),
+            api.handle(method: head.method, path: path, query: JSONBody.queryItems(head.uri),
                        authorization: head.headers["Authorization"].first, body: text) { response in
                 loop.execute {
                     guard channel.isActive else { return }
@@ -88,12 +91,47 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             return
         }
+        if let (api, endpoint, bindings) = routes.clientEndpoint(for: head) {
+            return answerClientAPI(context, head, text, api: api, endpoint: endpoint, bindings: bindings)
+        }
         if routes.route(for: head) != nil {
             return reply(context, .upgradeRequired, "this path serves XMPP over WebSocket (RFC 7395): "
                          + "ask for an upgrade with the \"xmpp\" subprotocol\n",
                          headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Protocol", "xmpp")], close: true)
         }
         reply(context, .notFound, "no handler for \(head.uri)\n", close: true)
+    }
+
+    /// The client API authenticates every request as the user, then answers it, or for
+    /// server-sent events keeps the connection as the event stream.
+    private func answerClientAPI(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ text: String,
+                                 api: ClientAPI, endpoint: ClientAPI.Endpoint, bindings: [String: String]) {
+        let loop = context.eventLoop
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let contextBox = NIOLoopBound(context, eventLoop: loop)
+        let respond: @Sendable (RESTResponse) -> Void = { response in
+            loop.execute {
+                guard channel.isActive else { return }
+                handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers,
+                                    close: !head.isKeepAlive)
+            }
+        }
+        api.backend.authenticate(JSONBody.basicCredentials(head.headers["Authorization"].first)) { user in
+            guard let user else { return respond(ClientAPI.unauthorized) }
+            guard endpoint.kind == .events else {
+                return api.handle(endpoint.kind, method: head.method, bindings: bindings, query: JSONBody.queryItems(head.uri),
+                                  user: user, body: text, reply: respond)
+            }
+            guard head.method == .GET else {
+                return respond(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("server-sent events take GET")))
+            }
+            loop.execute {
+                guard channel.isActive else { return }
+                handler.value.streaming = true
+                EventStream.start(on: channel, for: user, backend: api.backend)
+            }
+        }
     }
 
     /// Browsers call BOSH from pages of other origins.

@@ -52,9 +52,14 @@ public final class ListenerWorker: @unchecked Sendable {
                         : "\(path): BOSH needs [modules.mod_bosh] as well (MongooseIM's rule)"
                 case .apiAdmin:
                     return nil
+                case _ where ClientAPI.kind(of: handler) != nil:
+                    return nil
+                case .clientAPI where handler.type.hasPrefix("mongoose_client_api_rooms"):
+                    return "\(path): the rooms of the client API need MUC Light, which this version of xmppd does not have"
                 default:
-                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet "
-                        + "(served: mod_websockets, mod_bosh, mongoose_api_admin)"
+                    return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets, "
+                        + "mod_bosh, mongoose_api_admin, mongoose_client_api_messages, mongoose_client_api_contacts, "
+                        + "lasse_handler with module mongoose_client_api_sse)"
                 }
             }
         }
@@ -155,13 +160,15 @@ public final class ListenerWorker: @unchecked Sendable {
             if let mesh { service.relay = BOSHRelay(mesh: mesh, service: service) }
             bosh = service
         }
-        let admin = AdminBackend(config: setup.config, registry: registry, router: router, modules: modules,
+        let admin = APIBackend(config: setup.config, registry: registry, router: router, modules: modules,
                                  userData: moduleCatalog.flatMap { $0.perUserTables }, eventLoop: group.next())
         let adminAPIs = http.handlers.compactMap { handler -> AdminAPI? in
             guard case .apiAdmin(let username, let password) = handler.options else { return nil }
             return AdminAPI(handler: handler, username: username, password: password, backend: admin)
         }
-        return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs,
+        let clientHandlers = http.handlers.filter { ClientAPI.kind(of: $0) != nil }
+        let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin)
+        return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs, clientAPI: clientAPI,
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
                             maxConnections: http.transport.maxConnections.intValue)
     }

@@ -30,19 +30,13 @@ import XMPPStore
 /// With `username` and `password` set every request needs them as HTTP Basic
 /// credentials (401 otherwise), as in MongooseIM.
 final class AdminAPI: @unchecked Sendable {
-    struct Response {
-        var status: HTTPResponseStatus
-        var body: String
-        var headers: [(String, String)] = [("Content-Type", "application/json")]
-    }
-
     let handler: HTTPHandlerConfig
-    private let credentials: String?
-    private let backend: AdminBackend
+    private let credentials: (user: String, password: String)?
+    private let backend: APIBackend
 
-    init(handler: HTTPHandlerConfig, username: String?, password: String?, backend: AdminBackend) {
+    init(handler: HTTPHandlerConfig, username: String?, password: String?, backend: APIBackend) {
         self.handler = handler
-        credentials = username.flatMap { user in password.map { "\(user):\($0)" } }
+        credentials = username.flatMap { user in password.map { (user, $0) } }
         self.backend = backend
     }
 
@@ -57,31 +51,28 @@ final class AdminAPI: @unchecked Sendable {
     /// Answers one request; `reply` may be called on another thread (account changes
     /// run on the backend's own queue, off the event loop).
     func handle(method: HTTPMethod, path: [String], query: [String: String] = [:], authorization: String?, body: String,
-                reply: @escaping @Sendable (Response) -> Void) {
+                reply: @escaping @Sendable (RESTResponse) -> Void) {
         guard authorized(authorization) else {
-            return reply(Response(status: .unauthorized, body: Self.json("authentication required"),
+            return reply(RESTResponse(status: .unauthorized, body: JSONBody.encode("authentication required"),
                                   headers: [("Content-Type", "application/json"), ("WWW-Authenticate", "Basic realm=\"mongooseim\"")]))
         }
         do {
             try dispatch(method, path, query, body, reply)
-        } catch let error as AdminAPIError {
+        } catch let error as APIError {
             reply(error.response)
         } catch {
-            reply(Response(status: .internalServerError, body: Self.json("\(error)")))
+            reply(RESTResponse(status: .internalServerError, body: JSONBody.encode("\(error)")))
         }
     }
 
     private func authorized(_ header: String?) -> Bool {
         guard let credentials else { return true }
-        guard let header, header.lowercased().hasPrefix("basic "),
-              let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)) else {
-            return false
-        }
-        return String(decoding: decoded, as: UTF8.self) == credentials
+        guard let given = JSONBody.basicCredentials(header) else { return false }
+        return given.user == credentials.user && given.password == credentials.password
     }
 
     private func dispatch(_ method: HTTPMethod, _ path: [String], _ query: [String: String], _ body: String,
-                          _ reply: @escaping @Sendable (Response) -> Void) throws {
+                          _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
         switch (method, path.first, path.count) {
         case (.GET, "commands", 1):
             reply(ok(Self.commands.map { ["name": $0.name, "category": $0.category, "action": $0.action, "desc": $0.desc] }))
@@ -90,20 +81,20 @@ final class AdminAPI: @unchecked Sendable {
             backend.users(host: host) { result in reply(self.answer(result) { self.ok($0.map { "\($0)@\(host)" }) }) }
         case (.POST, "users", 2):
             let host = try served(path[1])
-            let fields = try Self.fields(body, "username", "password")
+            let fields = try JSONBody.fields(body, "username", "password")
             backend.register(user: fields[0], host: host, password: fields[1]) { result in
-                reply(self.answer(result) { Response(status: .created, body: Self.json("User \(fields[0].lowercased())@\(host) successfully registered")) })
+                reply(self.answer(result) { RESTResponse(status: .created, body: JSONBody.encode("User \(fields[0].lowercased())@\(host) successfully registered")) })
             }
         case (.PUT, "users", 3):
             let host = try served(path[1])
-            let fields = try Self.fields(body, "newpass")
+            let fields = try JSONBody.fields(body, "newpass")
             backend.setPassword(user: path[2], host: host, password: fields[0]) { result in
-                reply(self.answer(result) { Response(status: .noContent, body: "") })
+                reply(self.answer(result) { RESTResponse.noContent })
             }
         case (.DELETE, "users", 3):
             let host = try served(path[1])
             backend.unregister(user: path[2], host: host) { result in
-                reply(self.answer(result) { Response(status: .noContent, body: "") })
+                reply(self.answer(result) { RESTResponse.noContent })
             }
         case (.GET, "sessions", 2):
             let host = try served(path[1])
@@ -111,93 +102,69 @@ final class AdminAPI: @unchecked Sendable {
         case (.DELETE, "sessions", 4):
             let host = try served(path[1])
             guard let jid = JID(validatingLocal: path[2], domain: host, resource: path[3]) else {
-                throw AdminAPIError.badRequest("not a valid JID: \(path[2])@\(host)/\(path[3])")
+                throw APIError.badRequest("not a valid JID: \(path[2])@\(host)/\(path[3])")
             }
-            guard backend.kick(jid) else { throw AdminAPIError.notFound("no session \(jid)") }
+            guard backend.kick(jid) else { throw APIError.notFound("no session \(jid)") }
             reply(ok("kicked"))
         case (.POST, "messages", 1):
-            let fields = try Self.fields(body, "caller", "to", "body")
+            let fields = try JSONBody.fields(body, "caller", "to", "body")
             backend.sendMessage(from: try localUser(fields[0]), to: try Self.jid(fields[1]), body: fields[2])
-            reply(Response(status: .noContent, body: ""))
+            reply(RESTResponse.noContent)
         case (.GET, "messages", 2), (.GET, "messages", 3):
             let caller = try localUser(path[1])
             let with = try path.count == 3 ? Self.jid(path[2]) : nil
-            let limit = try Self.integer(query["limit"], name: "limit") ?? 100
+            let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 100
             // As MongooseIM's lookup_recent_messages: more than 500 is refused.
-            guard (0...500).contains(limit) else { throw AdminAPIError.badRequest("limit must be 0 to 500") }
-            let before = try Self.integer(query["before"], name: "before").flatMap { $0 > 0 ? $0 : nil }
+            guard (0...500).contains(limit) else { throw APIError.badRequest("limit must be 0 to 500") }
+            let before = try JSONBody.integer(query["before"], name: "before").flatMap { $0 > 0 ? $0 : nil }
             // "now" reaches a second ahead, so a message stored this very second is in.
             let end = before.map { Date(timeIntervalSince1970: Double($0)) } ?? Date().addingTimeInterval(1)
             backend.lastMessages(of: caller, with: with, before: end, limit: limit) { result in
-                reply(self.answer(result) { self.ok($0.map(\.json)) })
+                reply(self.answer(result) { self.ok($0.map(\.adminJSON)) })
             }
         case (.GET, "contacts", 2):
             let caller = try localUser(path[1])
-            backend.rosterRequest("get", for: caller, item: nil) { result in
-                reply(self.answer(result) { iq in
-                    guard iq[attribute: "type"] == "result" else { return Self.failure(iq) }
-                    let items = iq.child("query", namespace: Self.roster)?.children("item", namespace: Self.roster) ?? []
-                    return self.ok(items.map { item -> [String: String] in
-                        ["jid": item[attribute: "jid"] ?? "", "subscription": item[attribute: "subscription"] ?? "none",
-                         "ask": item[attribute: "ask"] == "subscribe" ? "out" : "none"]
-                    })
-                })
+            backend.roster(of: caller) { items in
+                reply(items.map { self.ok($0) } ?? APIError.notFound("no such user, or no roster (enable mod_roster)").response)
             }
         case (.POST, "contacts", 2):
             let caller = try localUser(path[1])
-            let contact = try Self.jid(try Self.fields(body, "jid")[0]).bare
-            rosterSet(caller, XMLElement(name: "item", namespace: Self.roster, attributes: ["jid": contact.description]), reply)
+            let contact = try Self.jid(try JSONBody.fields(body, "jid")[0]).bare
+            backend.rosterChange(of: caller, item: contact, remove: false) { reply(Self.outcome($0)) }
         case (.DELETE, "contacts", 3):
             let caller = try localUser(path[1])
             let contact = try Self.jid(path[2]).bare
-            rosterSet(caller, XMLElement(name: "item", namespace: Self.roster,
-                                         attributes: ["jid": contact.description, "subscription": "remove"]), reply)
+            backend.rosterChange(of: caller, item: contact, remove: true) { reply(Self.outcome($0)) }
         case (.PUT, "contacts", 3):
             let caller = try localUser(path[1])
             let contact = try Self.jid(path[2]).bare
-            let action = try Self.fields(body, "action")[0]
+            let action = try JSONBody.fields(body, "action")[0]
             guard action == "subscribe" || action == "subscribed" else {
-                throw AdminAPIError.badRequest("action must be subscribe or subscribed, not \(action)")
+                throw APIError.badRequest("action must be subscribe or subscribed, not \(action)")
             }
             backend.sendPresence(type: action, from: caller, to: contact)
-            reply(Response(status: .noContent, body: ""))
+            reply(RESTResponse.noContent)
         case (_, let name?, _) where Self.commands.contains(where: { $0.category == name }):
-            throw AdminAPIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
+            throw APIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
         default:
-            throw AdminAPIError.notFound("no command at \(path.joined(separator: "/"))")
+            throw APIError.notFound("no command at \(path.joined(separator: "/"))")
         }
     }
 
-    private static let roster = "jabber:iq:roster"
-
-    private static func integer(_ text: String?, name: String) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text) else { throw AdminAPIError.badRequest("\(name) must be an integer") }
-        return value
-    }
-
-    /// The query string of `uri` as a dictionary (the last of repeated names wins).
-    static func queryItems(_ uri: String) -> [String: String] {
-        let items = URLComponents(string: uri)?.queryItems ?? []
-        return Dictionary(items.map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
-    }
-
-    private func rosterSet(_ caller: JID, _ item: XMLElement, _ reply: @escaping @Sendable (Response) -> Void) {
-        backend.rosterRequest("set", for: caller, item: item) { result in
-            reply(self.answer(result) { iq in
-                iq[attribute: "type"] == "result" ? Response(status: .noContent, body: "") : Self.failure(iq)
-            })
+    private static func outcome(_ outcome: APIBackend.RosterOutcome) -> RESTResponse {
+        switch outcome {
+        case .done: return .noContent
+        case .notFound: return APIError.notFound("no such user or contact").response
+        case .failed(let condition): return APIError.badRequest(condition).response
+        case .noModule: return APIError.notFound("no roster (enable mod_roster)").response
         }
     }
 
-    /// An iq error from a module, as an HTTP answer.
-    private static func failure(_ iq: XMLElement, module: String = "mod_roster") -> Response {
-        let condition = iq.child("error")?.elements.first?.name ?? "undefined-condition"
-        switch condition {
-        case "item-not-found": return AdminAPIError.notFound("item-not-found").response
-        case "service-unavailable", "feature-not-implemented":
-            return AdminAPIError.notFound("no module serves this (enable \(module))").response
-        default: return AdminAPIError.badRequest(condition).response
+    /// An archive lookup's iq error, as an HTTP answer.
+    private static func failure(_ iq: XMLElement) -> RESTResponse {
+        switch iq.child("error")?.elements.first?.name ?? "undefined-condition" {
+        case "service-unavailable", "feature-not-implemented": return APIError.notFound("no archive (enable mod_mam)").response
+        case let condition: return APIError.badRequest(condition).response
         }
     }
 
@@ -205,58 +172,38 @@ final class AdminAPI: @unchecked Sendable {
     private func localUser(_ text: String) throws -> JID {
         let jid = try Self.jid(text)
         guard jid.local != nil, backend.hosts.contains(jid.domain) else {
-            throw AdminAPIError.badRequest("\(text) is not a user of this server")
+            throw APIError.badRequest("\(text) is not a user of this server")
         }
         return jid.bare
     }
 
     private static func jid(_ text: String) throws -> JID {
-        guard let jid = JID(text) else { throw AdminAPIError.badRequest("not a valid JID: \(text)") }
+        guard let jid = JID(text) else { throw APIError.badRequest("not a valid JID: \(text)") }
         return jid
     }
 
     private func served(_ host: String) throws -> String {
         let host = host.lowercased()
-        guard backend.hosts.contains(host) else { throw AdminAPIError.notFound("unknown host \(host)") }
+        guard backend.hosts.contains(host) else { throw APIError.notFound("unknown host \(host)") }
         return host
     }
 
-    private func ok(_ value: Any) -> Response {
-        Response(status: .ok, body: Self.json(value))
+    private func ok(_ value: Any) -> RESTResponse {
+        RESTResponse(status: .ok, body: JSONBody.encode(value))
     }
 
-    private func answer<T>(_ result: Result<T, Error>, _ success: (T) -> Response) -> Response {
+    private func answer<T>(_ result: Result<T, Error>, _ success: (T) -> RESTResponse) -> RESTResponse {
         switch result {
         case .success(let value): return success(value)
         case .failure(let error as AccountError):
             switch error {
-            case .alreadyExists: return AdminAPIError.conflict("user already registered").response
-            case .notFound: return AdminAPIError.notFound("no such user").response
-            case .emptyPassword: return AdminAPIError.badRequest("the password must not be empty").response
-            case .invalidUsername: return AdminAPIError.badRequest("not a valid username").response
+            case .alreadyExists: return APIError.conflict("user already registered").response
+            case .notFound: return APIError.notFound("no such user").response
+            case .emptyPassword: return APIError.badRequest("the password must not be empty").response
+            case .invalidUsername: return APIError.badRequest("not a valid username").response
             }
-        case .failure(let error as ArchiveLookup.Failure): return Self.failure(error.iq, module: "mod_mam")
-        case .failure(let error): return Response(status: .internalServerError, body: Self.json("\(error)"))
-        }
-    }
-
-    // MARK: JSON
-
-    static func json(_ value: Any) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
-        return data.map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
-
-    /// The named string fields of a JSON object body, in order.
-    static func fields(_ body: String, _ names: String...) throws -> [String] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
-            throw AdminAPIError.badRequest("the body must be a JSON object with \(names.joined(separator: ", "))")
-        }
-        return try names.map { name in
-            guard let value = object[name] as? String, !value.isEmpty else {
-                throw AdminAPIError.badRequest("missing \(name) (a non-empty string)")
-            }
-            return value
+        case .failure(let error as ArchiveLookup.Failure): return Self.failure(error.iq)
+        case .failure(let error): return RESTResponse(status: .internalServerError, body: JSONBody.encode("\(error)"))
         }
     }
 
@@ -279,18 +226,4 @@ final class AdminAPI: @unchecked Sendable {
         Command(name: "delete_contact", category: "contacts", action: "delete", desc: "Remove a contact from roster"),
         Command(name: "subscription", category: "contacts", action: "update", desc: "Send out a subscription request"),
     ]
-}
-
-enum AdminAPIError: Error {
-    case badRequest(String)
-    case notFound(String)
-    case conflict(String)
-
-    var response: AdminAPI.Response {
-        switch self {
-        case .badRequest(let text): return AdminAPI.Response(status: .badRequest, body: AdminAPI.json(text))
-        case .notFound(let text): return AdminAPI.Response(status: .notFound, body: AdminAPI.json(text))
-        case .conflict(let text): return AdminAPI.Response(status: .conflict, body: AdminAPI.json(text))
-        }
-    }
 }

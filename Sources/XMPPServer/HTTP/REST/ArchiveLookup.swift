@@ -12,13 +12,35 @@ import XMPPCore
 /// unbinds it once the answer is in.
 struct ArchiveLookup {
     struct Message {
-        var sender: String
-        var timestamp: Int
-        var messageID: String
+        var from: String
+        var to: String
+        var id: String
         var body: String?
+        var thread: String?
+        var threadParent: String
+        /// When the archive stored it, in milliseconds since 1970.
+        var milliseconds: Int64
 
-        var json: [String: Any] {
-            ["sender": sender, "timestamp": timestamp, "message_id": messageID, "body": body ?? NSNull()]
+        /// As the admin API's get_last_messages (mod_commands:record_to_map).
+        var adminJSON: [String: Any] {
+            ["sender": from, "timestamp": milliseconds / 1000, "message_id": id, "body": body ?? NSNull()]
+        }
+
+        /// As the client API's messages (mongoose_client_api_messages:encode/2).
+        var clientJSON: [String: Any] {
+            ["from": from, "to": to, "id": id, "body": body ?? NSNull(), "thread": thread ?? NSNull(),
+             "parent": threadParent, "timestamp": milliseconds]
+        }
+
+        /// A message stanza in the client API's form, stamped now (for server-sent events).
+        init(_ message: XMLElement, at milliseconds: Int64) {
+            from = message[attribute: "from"] ?? ""
+            to = message[attribute: "to"] ?? ""
+            id = message[attribute: "id"] ?? ""
+            body = message.child("body")?.text
+            thread = message.child("thread")?.text
+            threadParent = message.child("thread")?[attribute: "parent"] ?? ""
+            self.milliseconds = milliseconds
         }
     }
 
@@ -79,9 +101,8 @@ struct ArchiveLookup {
         guard let forwarded = wrapper.child("result", namespace: mam)?.child("forwarded", namespace: "urn:xmpp:forward:0"),
               let message = forwarded.child("message") else { return nil }
         let stamp = forwarded.child("delay", namespace: "urn:xmpp:delay")?[attribute: "stamp"]
-        let seconds = stamp.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
-        return Message(sender: message[attribute: "from"] ?? "", timestamp: Int(seconds?.timeIntervalSince1970 ?? 0),
-                       messageID: message[attribute: "id"] ?? "", body: message.child("body")?.text)
+        let date = stamp.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+        return Message(message, at: Int64(((date?.timeIntervalSince1970 ?? 0) * 1000).rounded()))
     }
 }
 

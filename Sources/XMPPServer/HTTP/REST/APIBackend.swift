@@ -3,11 +3,12 @@ import NIOCore
 import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
+import XMPPSASL
 import XMPPStore
 
 /// What the admin API acts on: the accounts in SQLite, the session registry (every
 /// worker's sessions) and the router.
-final class AdminBackend: @unchecked Sendable {
+final class APIBackend: @unchecked Sendable {
     let hosts: Set<String>
     private let databasePath: String
     private let auth: AuthConfig
@@ -89,12 +90,15 @@ final class AdminBackend: @unchecked Sendable {
         return true
     }
 
-    /// A chat message as if `from` had sent it.
-    func sendMessage(from: JID, to: JID, body: String) {
+    /// A chat message as if `from` had sent it; returns its id.
+    @discardableResult
+    func sendMessage(from: JID, to: JID, body: String) -> String {
+        let id = UUID().uuidString
         send(XMLElement(name: "message", namespace: XMPPNamespace.client,
-                        attributes: ["type": "chat", "id": UUID().uuidString],
+                        attributes: ["type": "chat", "id": id],
                         children: [.element(XMLElement(name: "body", namespace: XMPPNamespace.client, children: [.text(body)]))]),
              from: from, to: to)
+        return id
     }
 
     /// A presence subscription stanza (subscribe, subscribed, ...) as if `from` had sent it.
@@ -112,15 +116,55 @@ final class AdminBackend: @unchecked Sendable {
         _ = router.route(stanza, to: to)
     }
 
+    enum RosterOutcome: Equatable, Sendable {
+        case done
+        case notFound
+        case failed(String)
+        case noModule
+    }
+
+    /// The user's roster as [{jid, subscription, ask}] (ask "out" for a pending
+    /// subscription request, else "none"), or nil if no module serves it or there is
+    /// no such user.
+    func roster(of user: JID, _ done: @escaping @Sendable ([[String: String]]?) -> Void) {
+        rosterRequest("get", for: user, item: nil) { result in
+            guard case .success(let iq) = result, iq[attribute: "type"] == "result" else { return done(nil) }
+            let items = iq.child("query", namespace: Self.roster)?.children("item", namespace: Self.roster) ?? []
+            done(items.map { item in
+                ["jid": item[attribute: "jid"] ?? "", "subscription": item[attribute: "subscription"] ?? "none",
+                 "ask": item[attribute: "ask"] == "subscribe" ? "out" : "none"]
+            })
+        }
+    }
+
+    /// Adds `contact` to the user's roster, or removes it.
+    func rosterChange(of user: JID, item contact: JID, remove: Bool, _ done: @escaping @Sendable (RosterOutcome) -> Void) {
+        var attributes = ["jid": contact.description]
+        if remove { attributes["subscription"] = "remove" }
+        rosterRequest("set", for: user, item: XMLElement(name: "item", namespace: Self.roster, attributes: attributes)) { result in
+            switch result {
+            case .failure: done(.notFound)   // no such user
+            case .success(let iq) where iq[attribute: "type"] == "result": done(.done)
+            case .success(let iq):
+                switch iq.child("error")?.elements.first?.name ?? "undefined-condition" {
+                case "item-not-found": done(.notFound)
+                case "service-unavailable", "feature-not-implemented": done(.noModule)
+                case let condition: done(.failed(condition))
+                }
+            }
+        }
+    }
+
+    private static let roster = "jabber:iq:roster"
+
     /// A jabber:iq:roster request on behalf of `user` (a bare JID), answered by
     /// whichever module serves the roster, as the user's own client would be;
-    /// `done` gets the iq result or error (an error iq with `item-not-found` if the
-    /// account does not exist).
-    func rosterRequest(_ type: String, for user: JID, item: XMLElement?,
+    /// `done` gets the iq result or error, or AccountError.notFound.
+    private func rosterRequest(_ type: String, for user: JID, item: XMLElement?,
                        _ done: @escaping @Sendable (Result<XMLElement, Error>) -> Void) {
         withAccounts({ $0.exists(user: user.local ?? "", domain: user.domain) }, then: { [modules] result in
             guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
-            var query = XMLElement(name: "query", namespace: "jabber:iq:roster")
+            var query = XMLElement(name: "query", namespace: Self.roster)
             if let item { query.append(item) }
             let iq = XMLElement(name: "iq", namespace: XMPPNamespace.client,
                                 attributes: ["type": type, "id": UUID().uuidString, "from": user.description],
@@ -137,5 +181,35 @@ final class AdminBackend: @unchecked Sendable {
             guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
             archive.lastMessages(of: owner, with: with, before: before, limit: limit) { done($0.mapError { $0 }) }
         })
+    }
+
+    /// HTTP Basic credentials of the client API ("user@host", password), checked as a
+    /// PLAIN login would be; `done` gets the user's bare JID, or nil.
+    func authenticate(_ credentials: (user: String, password: String)?, _ done: @escaping @Sendable (JID?) -> Void) {
+        guard let credentials, let jid = JID(credentials.user), let local = jid.local, hosts.contains(jid.domain) else {
+            return done(nil)
+        }
+        withAccounts({ $0.anyCredentials(user: local, domain: jid.domain) }, then: { result in
+            guard case .success(let stored?) = result, stored.verify(password: credentials.password) else {
+                return done(nil)
+            }
+            done(jid.bare)
+        })
+    }
+
+    /// A session for a server-sent event stream: bound under a resource of its own and
+    /// available (priority 0), so messages to the user's bare JID reach it as they
+    /// reach the user's clients; nothing is broadcast to contacts.
+    func openEventSession(for user: JID, on eventLoop: EventLoop, deliver: @escaping (XMLElement) -> Void,
+                          terminate: @escaping () -> Void) -> SessionHandle {
+        let jid = JID(local: user.local, domain: user.domain, resource: "sse-\(UUID().uuidString)")
+        let session = SessionHandle(jid: jid, eventLoop: eventLoop, deliver: deliver, terminate: { _ in terminate() })
+        _ = registry.bind(session, at: Date().timeIntervalSince1970)
+        registry.setPresence(session, PresenceState(available: true, priority: 0))
+        return session
+    }
+
+    func closeEventSession(_ session: SessionHandle) {
+        registry.unbind(session)
     }
 }

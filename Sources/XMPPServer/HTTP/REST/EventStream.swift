@@ -1,0 +1,41 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import XMPPCore
+
+/// The client API's server-sent events (`lasse_handler` with
+/// `mongoose_client_api_sse`): a long-lived HTTP response of `text/event-stream` that
+/// carries every chat message the user receives as an event "message" whose data is
+/// the message as `GET messages` gives it, with ids counting from 1.
+///
+/// Behind it is a session of the user's own (see APIBackend.openEventSession), which
+/// ends when the HTTP connection does.
+final class EventStream: @unchecked Sendable {
+    private let channel: Channel
+    private var nextID = 1
+
+    private init(channel: Channel) { self.channel = channel }
+
+    /// Answers the request with the stream's head and keeps the connection for events.
+    static func start(on channel: Channel, for user: JID, backend: APIBackend) {
+        let stream = EventStream(channel: channel)
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: [
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*",
+        ])
+        channel.writeAndFlush(HTTPServerResponsePart.head(head), promise: nil)
+        let session = backend.openEventSession(for: user, on: channel.eventLoop, deliver: { stanza in
+            stream.deliver(stanza)
+        }, terminate: { channel.close(promise: nil) })
+        channel.closeFuture.whenComplete { _ in backend.closeEventSession(session) }
+    }
+
+    /// On the channel's loop. Chat messages only, as MongooseIM's handler sends.
+    private func deliver(_ stanza: XMLElement) {
+        guard stanza.name == "message", stanza[attribute: "type"] == "chat" else { return }
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        let data = JSONBody.encode(ArchiveLookup.Message(stanza, at: now).clientJSON)
+        let event = "id: \(nextID)\nevent: message\ndata: \(data)\n\n"
+        nextID += 1
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: event))), promise: nil)
+    }
+}

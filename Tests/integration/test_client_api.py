@@ -1,0 +1,177 @@
+"""MongooseIM's REST API for clients on a [[listen.http]] listener: messages (send, and
+the archive through mod_mam), contacts (through mod_roster) and server-sent events,
+each request authenticated as the user, with XMPP clients on a c2s listener (another
+worker) at the other end."""
+import base64
+import http.client
+import json
+import queue
+import socket
+import threading
+
+from xmpp_client import Client
+from xmppd_harness import Server, free_port, wait_for
+
+
+def start(tmp_path):
+    http_port, c2s_port = free_port(), free_port()
+    server = Server(tmp_path, f"""
+[[listen.http]]
+  port = {http_port}
+  ip_address = "127.0.0.1"
+
+  [[listen.http.handlers.lasse_handler]]
+    host = "_"
+    path = "/api/sse"
+    module = "mongoose_client_api_sse"
+
+  [[listen.http.handlers.mongoose_client_api_messages]]
+    host = "_"
+    path = "/api/messages/[:with]"
+
+  [[listen.http.handlers.mongoose_client_api_contacts]]
+    host = "_"
+    path = "/api/contacts/[:jid]"
+
+  [[listen.http.handlers.mongoose_api_admin]]
+    host = "_"
+    path = "/admin"
+
+[[listen.c2s]]
+  port = {c2s_port}
+  ip_address = "127.0.0.1"
+""", extra="[modules.mod_roster]\n[modules.mod_mam]\n[modules.mod_offline]\n")
+    server.http_port, server.c2s_port = http_port, c2s_port
+    server.start()
+    for user in ("alice", "bob"):
+        server.register(user, "secret")
+    return server
+
+
+def auth(user, password="secret"):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+ALICE = auth("alice@localhost")
+
+
+def call(server, method, path, body=None, authorization=ALICE):
+    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+    headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    data = response.read().decode()
+    connection.close()
+    is_json = response.getheader("Content-Type", "").startswith("application/json")
+    return response.status, json.loads(data) if data and is_json else data
+
+
+class EventReader:
+    """GET /api/sse as an EventSource would: events parsed from the open response."""
+
+    def __init__(self, server, authorization=ALICE):
+        self.connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+        self.connection.request("GET", "/api/sse", headers={"Authorization": authorization, "Accept": "text/event-stream"})
+        self.response = self.connection.getresponse()
+        self.events = queue.Queue()
+        if self.response.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        event = {}
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\n")
+                if not line:
+                    self.events.put(event)
+                    event = {}
+                elif ":" in line:
+                    name, value = line.split(":", 1)
+                    event[name] = value.lstrip()
+        except Exception:   # the stream was closed under the read: its end, whatever http.client makes of it
+            pass
+
+    def next(self, timeout=10):
+        return self.events.get(timeout=timeout)
+
+    def close(self):
+        # Shut the socket down first: a blocked read holds the response's lock.
+        if self.connection.sock:
+            self.connection.sock.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+
+
+def test_authentication(tmp_path):
+    server = start(tmp_path)
+    try:
+        assert call(server, "GET", "/api/contacts", authorization=None)[0] == 401
+        assert call(server, "GET", "/api/contacts", authorization=auth("alice@localhost", "wrong"))[0] == 401
+        assert call(server, "GET", "/api/contacts", authorization=auth("nobody@localhost"))[0] == 401
+        assert call(server, "GET", "/api/contacts", authorization=auth("alice"))[0] == 401
+        assert EventReader(server, authorization=auth("alice@localhost", "wrong")).response.status == 401
+        assert call(server, "GET", "/api/contacts")[0] == 200
+    finally:
+        server.stop()
+
+
+def test_messages_are_sent_received_as_events_and_read_from_the_archive(tmp_path):
+    server = start(tmp_path)
+    try:
+        bob = Client("bob@localhost/b", "secret", server.c2s_port).wait_session()
+        events = EventReader(server)
+        try:
+            assert events.response.getheader("Content-Type") == "text/event-stream"
+            # The stream's session is available: a message to alice's bare JID reaches it.
+            bob.send_message("alice@localhost", "hello over sse")
+            event = events.next()
+            assert event["event"] == "message" and event["id"] == "1"
+            data = json.loads(event["data"])
+            assert data["body"] == "hello over sse" and data["from"].startswith("bob@localhost")
+            assert data["to"] == "alice@localhost" and data["timestamp"] > 1_600_000_000_000
+
+            status, sent = call(server, "POST", "/api/messages", {"to": "bob@localhost/b", "body": "hi from rest"})
+            assert status == 200 and sent["id"]
+            message = bob.wait_message()
+            assert message["body"] == "hi from rest" and str(message["from"]) == "alice@localhost" and message["id"] == sent["id"]
+
+            wait_for(lambda: len(call(server, "GET", "/api/messages")[1]) == 2)
+            archive = call(server, "GET", "/api/messages")[1]
+            assert [m["body"] for m in archive] == ["hello over sse", "hi from rest"]
+            assert [m["body"] for m in call(server, "GET", "/api/messages/bob@localhost?limit=1")[1]] == ["hi from rest"]
+            assert call(server, "GET", "/api/messages?before=1000")[1] == []
+            assert call(server, "POST", "/api/messages", {"to": "bob@localhost"})[0] == 400
+
+            # Once the stream is closed its session is gone: a message waits offline.
+            events.close()
+            wait_for(lambda: call(server, "GET", "/admin/sessions/localhost")[1] == ["bob@localhost/b"])
+            bob.send_message("alice@localhost", "while away")
+            alice = Client("alice@localhost/desk", "secret", server.c2s_port).wait_session()
+            assert alice.wait_message()["body"] == "while away"
+            alice.close()
+        finally:
+            events.close()
+            bob.close()
+    finally:
+        server.stop()
+
+
+def test_contacts(tmp_path):
+    server = start(tmp_path)
+    try:
+        assert call(server, "GET", "/api/contacts") == (200, [])
+        assert call(server, "POST", "/api/contacts", {"jid": "bob@localhost"})[0] == 204
+        assert call(server, "GET", "/api/contacts")[1] == [{"jid": "bob@localhost", "subscription": "none", "ask": "none"}]
+        assert call(server, "PUT", "/api/contacts/bob@localhost", {"action": "invite"})[0] == 204
+        wait_for(lambda: call(server, "GET", "/api/contacts")[1][0]["ask"] == "out")
+        assert call(server, "PUT", "/api/contacts/carol@localhost", {"action": "invite"})[0] == 404
+        assert call(server, "PUT", "/api/contacts/bob@localhost", {"action": "dance"})[0] == 501
+        assert call(server, "DELETE", "/api/contacts/bob@localhost")[0] == 204
+        assert call(server, "GET", "/api/contacts") == (200, [])
+
+        for jid in ("bob@localhost", "carol@localhost"):
+            assert call(server, "POST", "/api/contacts", {"jid": jid})[0] == 204
+        status, body = call(server, "DELETE", "/api/contacts", {"to_delete": ["bob@localhost", "dave@localhost", "carol@localhost"]})
+        assert (status, body) == (200, {"not_deleted": ["dave@localhost"]})
+        assert call(server, "GET", "/api/contacts") == (200, [])
+    finally:
+        server.stop()
