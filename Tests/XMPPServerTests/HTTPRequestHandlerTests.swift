@@ -6,7 +6,7 @@ import XCTest
 
 final class HTTPRequestHandlerTests: XCTestCase {
     func responder() -> HTTPRequestHandler {
-        HTTPRequestHandler(routes: HTTPListener(routes: [], boshHandlers: [], bosh: nil, adminAPIs: [], clientAPI: nil, tls: nil, maxConnections: nil))
+        HTTPRequestHandler(routes: HTTPListener(routes: [], boshHandlers: [], bosh: nil, adminAPIs: [], clientAPI: nil, docs: nil, tls: nil, maxConnections: nil))
     }
 
     func testAConnectionWithoutACompleteRequestIsClosedAfterTheRequestTimeout() throws {

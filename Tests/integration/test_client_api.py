@@ -175,3 +175,68 @@ def test_contacts(tmp_path):
         assert call(server, "GET", "/api/contacts") == (200, [])
     finally:
         server.stop()
+
+
+def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
+    from openapi_spec_validator import validate
+    http_port = free_port()
+    server = Server(tmp_path, f"""
+[[listen.http]]
+  port = {http_port}
+  ip_address = "127.0.0.1"
+
+  [[listen.http.handlers.mongoose_api_admin]]
+    host = "_"
+    path = "/admin"
+
+  [[listen.http.handlers.mongoose_client_api_messages]]
+    host = "_"
+    path = "/api/messages/[:with]"
+
+  [[listen.http.handlers.mongoose_client_api_contacts]]
+    host = "_"
+    path = "/api/contacts/[:jid]"
+
+  [[listen.http.handlers.cowboy_swagger_redirect_handler]]
+    host = "_"
+    path = "/api-docs"
+
+  [[listen.http.handlers.cowboy_swagger_json_handler]]
+    host = "_"
+    path = "/api-docs/swagger.json"
+
+  [[listen.http.handlers.cowboy_static]]
+    host = "_"
+    path = "/api-docs/[...]"
+    type = "priv_dir"
+    app = "cowboy_swagger"
+    content_path = "swagger"
+""")
+    server.http_port = http_port
+    server.start()
+    try:
+        status, doc = call(server, "GET", "/api-docs/swagger.json", authorization=None)
+        assert status == 200
+        validate(doc)
+        assert {"/admin/users/{host}", "/admin/messages/{caller}/{with}", "/api/messages", "/api/messages/{with}",
+                "/api/contacts", "/api/contacts/{jid}"} <= set(doc["paths"])
+        assert doc["paths"]["/admin/users/{host}"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] \
+            == ["username", "password"]
+
+        connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        connection.request("GET", "/api-docs")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 302 and response.getheader("Location") == "/api-docs/index.html"
+        connection.request("GET", "/api-docs/index.html")
+        response = connection.getresponse()
+        page = response.read().decode()
+        assert response.status == 200 and response.getheader("Content-Type").startswith("text/html")
+        assert "/api-docs/swagger.json" in page
+        connection.request("GET", "/api-docs/swagger-ui.css")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 404
+        connection.close()
+    finally:
+        server.stop()

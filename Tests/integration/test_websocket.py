@@ -188,13 +188,14 @@ def test_wss_with_listen_http_tls(tmp_path, pki):
 
 def test_http_handlers_not_served_yet_are_refused_at_start(tmp_path):
     server = Server(tmp_path, http_listener(free_port()) + """
-  [[listen.http.handlers.cowboy_swagger_json_handler]]
+  [[listen.http.handlers.mongoose_api]]
     host = "_"
-    path = "/api-docs/swagger.json"
+    path = "/metrics"
+    handlers = ["mongoose_api_metrics"]
 """)
     output = server.start_refused()
-    assert ("listen.http[1].handlers.cowboy_swagger_json_handler[1]: cowboy_swagger_json_handler handlers are not "
-            "served by this version of xmppd yet") in output
+    assert ("listen.http[1].handlers.mongoose_api[1]: mongoose_api handlers are not served by this version of xmppd yet"
+            in output)
 
 
 def test_client_api_rooms_need_muc_light(tmp_path):

@@ -25,6 +25,8 @@ struct HTTPListener: Sendable {
     let adminAPIs: [AdminAPI]
     /// The client API's handlers (messages, contacts, server-sent events), if any.
     let clientAPI: ClientAPI?
+    /// The API documentation handlers, if any.
+    let docs: APIDocs?
     let tls: TLSContext?
     /// `transport.max_connections`; nil is "infinity".
     let maxConnections: Int?
@@ -96,6 +98,12 @@ struct HTTPListener: Sendable {
             return nil
         }
         return (clientAPI, endpoint, bindings)
+    }
+
+    /// The API documentation route of a request, if it is one.
+    func docsRoute(for head: HTTPRequestHead) -> APIDocs.Route? {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        return docs?.route(path, host: head.headers["Host"].first.map(Self.hostName))
     }
 
     /// The BOSH sessions, when the request is for a `mod_bosh` path.

@@ -94,6 +94,15 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let (api, endpoint, bindings) = routes.clientEndpoint(for: head) {
             return answerClientAPI(context, head, text, api: api, endpoint: endpoint, bindings: bindings)
         }
+        if let route = routes.docsRoute(for: head), let docs = routes.docs {
+            switch route {
+            case .json: return reply(context, .ok, docs.description, headers: [("Content-Type", "application/json")], close: !head.isKeepAlive)
+            case .page(let jsonPath):
+                return reply(context, .ok, APIDocs.page(jsonPath: jsonPath), headers: [("Content-Type", "text/html; charset=utf-8")],
+                             close: !head.isKeepAlive)
+            case .redirect(let target): return reply(context, .found, "", headers: [("Location", target)], close: !head.isKeepAlive)
+            }
+        }
         if routes.route(for: head) != nil {
             return reply(context, .upgradeRequired, "this path serves XMPP over WebSocket (RFC 7395): "
                          + "ask for an upgrade with the \"xmpp\" subprotocol\n",

@@ -54,12 +54,16 @@ public final class ListenerWorker: @unchecked Sendable {
                     return nil
                 case _ where ClientAPI.kind(of: handler) != nil:
                     return nil
+                case .swaggerJSON, .swaggerRedirect:
+                    return nil
+                case .cowboyStatic(_, let app, _) where app == "cowboy_swagger":
+                    return nil
                 case .clientAPI where handler.type.hasPrefix("mongoose_client_api_rooms"):
                     return "\(path): the rooms of the client API need MUC Light, which this version of xmppd does not have"
                 default:
                     return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets, "
                         + "mod_bosh, mongoose_api_admin, mongoose_client_api_messages, mongoose_client_api_contacts, "
-                        + "lasse_handler with module mongoose_client_api_sse)"
+                        + "lasse_handler with module mongoose_client_api_sse, the cowboy_swagger handlers)"
                 }
             }
         }
@@ -169,6 +173,7 @@ public final class ListenerWorker: @unchecked Sendable {
         let clientHandlers = http.handlers.filter { ClientAPI.kind(of: $0) != nil }
         let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin)
         return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs, clientAPI: clientAPI,
+                            docs: APIDocs(handlers: http.handlers),
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
                             maxConnections: http.transport.maxConnections.intValue)
     }
