@@ -3,6 +3,9 @@ handler, driven by the `websockets` library: the framing (<open/>, one complete 
 per message, <close/>), SASL and bind, chat with a slixmpp user on a c2s listener of
 another worker, HTTP refusals, the handler options (ping_rate, timeout,
 max_stanza_size) and wss with listen.http.tls."""
+import contextlib
+import hashlib
+import re
 import ssl
 import time
 import urllib.error
@@ -206,3 +209,42 @@ def test_client_api_rooms_need_muc_light(tmp_path):
 """)
     assert ("listen.http[1].handlers.mongoose_client_api_rooms[1]: the rooms of the client API need MUC Light"
             in server.start_refused())
+
+
+@contextlib.contextmanager
+def component_over_websocket(port, secret, to="echo.localhost"):
+    """A XEP-0114 component on a WebSocket ("old-type": the stream as it is, one piece
+    per message): the socket after the handshake, and the server's answer to it."""
+    with connect(f"ws://127.0.0.1:{port}/ws-xmpp", subprotocols=["xmpp"], open_timeout=10) as ws:
+        ws.send(f"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
+                f"xmlns:stream='http://etherx.jabber.org/streams' to='{to}'>")
+        stream_id = re.search(r"id='([^']+)'", ws.recv(timeout=10)).group(1)
+        ws.send(f"<handshake>{hashlib.sha1((stream_id + secret).encode()).hexdigest()}</handshake>")
+        yield ws, ws.recv(timeout=10)
+
+
+def test_a_component_connects_over_websocket_next_to_clients(tmp_path):
+    port = free_port()
+    server = Server(tmp_path, http_listener(port, """
+    [listen.http.handlers.mod_websockets.service]
+      password = "secret"
+"""))
+    server.start()
+    try:
+        server.register("alice", "secret")
+        with component_over_websocket(port, "secret") as (component, answer):
+            assert answer == "<handshake/>", answer
+            # The same path still serves clients (RFC 7395).
+            alice = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+            alice.login("alice")
+            alice.send("<message xmlns='jabber:client' to='echo.localhost' type='chat'><body>ping</body></message>")
+            received = component.recv(timeout=10)
+            assert "<body>ping</body>" in received and "from='alice@localhost/ws'" in received, received
+            component.send("<message from='echo.localhost' to='alice@localhost/ws' type='chat'><body>pong</body></message>")
+            text, message = alice.recv_until(f"{CLIENT}message")
+            assert message.find(f"{CLIENT}body").text == "pong" and message.get("from") == "echo.localhost", text
+            alice.close()
+        with component_over_websocket(port, "wrong") as (_, answer):
+            assert "not-authorized" in answer, answer
+    finally:
+        server.stop()

@@ -16,11 +16,18 @@ extension ListenerWorker {
     }
 
     func makeComponentEnvironment(router: StanzaRouter) throws -> ComponentEnvironment {
-        let config = setup.config
         let listener = setup.listener
         guard let options = listener.service else {
             throw WorkerError.unsupported("\(listener.keyPath): no service options (password) in the worker's setup")
         }
+        return makeComponentEnvironment(router: router, options: options, xmpp: listener.xmpp)
+    }
+
+    /// Also for components over WebSocket (`mod_websockets.service`), whose options
+    /// come from the handler.
+    func makeComponentEnvironment(router: StanzaRouter, options: ServiceOptions, xmpp: XMPPListenerOptions?) -> ComponentEnvironment {
+        let config = setup.config
+        let listener = setup.listener
         var logger = self.logger
         logger[metadataKey: "listener"] = "\(listener.keyPath)"
         return ComponentEnvironment(
@@ -30,9 +37,9 @@ extension ListenerWorker {
             router: router,
             stats: stats,
             connections: connections,
-            maxStanzaSize: listener.xmpp?.maxStanzaSize,
-            maxQueuedStanzas: listener.xmpp?.maxFSMQueue ?? config.general.maxFSMQueue,
-            hibernateAfter: .milliseconds(Int64(listener.xmpp?.hibernateAfterMs ?? 0)),
+            maxStanzaSize: xmpp?.maxStanzaSize,
+            maxQueuedStanzas: xmpp?.maxFSMQueue ?? config.general.maxFSMQueue,
+            hibernateAfter: .milliseconds(Int64(xmpp?.hibernateAfterMs ?? 0)),
             access: AccessRules(config: config.accessControl, hosts: config.hosts),
             handshakeTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)

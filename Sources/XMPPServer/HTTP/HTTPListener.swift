@@ -15,6 +15,8 @@ struct HTTPListener: Sendable {
         let handler: HTTPHandlerConfig
         let options: WebSocketHandlerOptions
         let env: C2SEnvironment.Shared
+        /// With `service`: components may connect here too.
+        let componentEnv: ComponentEnvironment?
     }
 
     let routes: [WebSocketRoute]
@@ -141,8 +143,15 @@ extension HTTPListener.WebSocketRoute {
             NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 1024,
                                         maxAccumulatedFrameSize: maxSize + 1),
             framing,
-            C2SConnection(env: env),
         ])
-        framing.activate(context: try pipeline.context(handler: framing))
+        let context = try pipeline.context(handler: framing)
+        guard let componentEnv else {
+            try pipeline.addHandler(C2SConnection(env: env))
+            return framing.activate(context: context)
+        }
+        let env = self.env
+        framing.activate(context: context, firstMessageTimeout: componentEnv.handshakeTimeout) { component in
+            component ? ComponentConnection(env: componentEnv) as ChannelHandler : C2SConnection(env: env)
+        }
     }
 }

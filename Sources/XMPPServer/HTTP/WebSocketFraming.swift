@@ -17,6 +17,12 @@ import XMPPCore
 ///
 /// It also answers pings, sends its own (`ping_rate`) and closes an idle connection
 /// (`timeout`).
+///
+/// With `mod_websockets.service` the connection may be a component's instead: then
+/// the handler behind this one is chosen by the first message. A jabber:component:accept
+/// stream header starts a XEP-0114 stream carried as it is, one text message after the
+/// other both ways (MongooseIM's "old-type" WebSocket connections); `<open/>` starts
+/// c2s as above.
 final class WebSocketFraming: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = ByteBuffer
@@ -32,6 +38,12 @@ final class WebSocketFraming: ChannelDuplexHandler {
     private var lastInput = NIODeadline.now()
     private var timer: RepeatedTask?
     private var closeSent = false
+    /// Set until the first message when the connection may be a component's: makes the
+    /// handler behind this one (true: a component stream).
+    private var chooseConnection: ((_ component: Bool) -> ChannelHandler)?
+    private var firstMessageDeadline: Scheduled<Void>?
+    /// A component's stream: messages go through unchanged both ways.
+    private var rawStream = false
 
     init(pingInterval: TimeAmount?, idleTimeout: TimeAmount?) {
         self.pingInterval = pingInterval
@@ -50,7 +62,29 @@ final class WebSocketFraming: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+    /// As `activate`, but the handler behind this one is made by `choose` once the first
+    /// message shows what the connection is; one that sends none within
+    /// `firstMessageTimeout` is closed.
+    func activate(context: ChannelHandlerContext, firstMessageTimeout: TimeAmount,
+                  choose: @escaping (_ component: Bool) -> ChannelHandler) {
+        chooseConnection = choose
+        firstMessageDeadline = context.eventLoop.scheduleTask(in: firstMessageTimeout) { [weak self] in
+            guard let self, self.chooseConnection != nil else { return }
+            self.sendClose(context, code: .policyViolation)
+            context.close(promise: nil)
+        }
+        let tick = [pingInterval, idleTimeout].compactMap { $0 }.min()
+        if let tick {
+            timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
+                self?.tick(context)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        firstMessageDeadline?.cancel()
+    }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
@@ -93,6 +127,20 @@ final class WebSocketFraming: ChannelDuplexHandler {
     }
 
     private func receivedText(_ context: ChannelHandlerContext, _ payload: ByteBuffer) {
+        if let choose = chooseConnection {
+            chooseConnection = nil
+            firstMessageDeadline?.cancel()
+            let first = payload.readableBytesView.drop(while: Self.isSpace)
+            rawStream = (first.starts(with: Self.xmlDeclaration) || first.starts(with: Self.streamTag))
+                && String(buffer: payload).contains("jabber:component:accept")
+            do {
+                try context.pipeline.syncOperations.addHandler(choose(rawStream), position: .after(self))
+            } catch {
+                return context.close(promise: nil)
+            }
+            context.fireChannelActive()
+        }
+        if rawStream { return context.fireChannelRead(wrapInboundOut(payload)) }
         // Only the two framing elements need a look (and a parse): stanzas, and anything
         // malformed (which the c2s parser reports), go on untouched.
         let start = payload.readableBytesView.drop(while: Self.isSpace)
@@ -129,6 +177,9 @@ final class WebSocketFraming: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
+        if rawStream {
+            return context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: promise)
+        }
         // A stream header starts a new stream (after SASL): the old one is over.
         let start = buffer.readableBytesView.drop(while: Self.isSpace)
         if start.starts(with: Self.xmlDeclaration) || start.starts(with: Self.streamTag) {

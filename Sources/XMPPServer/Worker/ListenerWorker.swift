@@ -43,9 +43,8 @@ public final class ListenerWorker: @unchecked Sendable {
             return (listener.http?.handlers ?? []).compactMap { handler in
                 let path = "\(listener.keyPath).handlers.\(handler.type)[\(handler.index)]"
                 switch handler.options {
-                case .websockets(let options):
-                    return options.service == nil ? nil
-                        : "\(path).service: components over WebSocket are not served by this version of xmppd yet"
+                case .websockets:
+                    return nil
                 case .bosh:
                     // As in MongooseIM, BOSH needs the module as well as the handler.
                     return config.modules.contains { $0.name == "mod_bosh" } ? nil
@@ -152,7 +151,11 @@ public final class ListenerWorker: @unchecked Sendable {
             guard case .websockets(let options) = handler.options else { return nil }
             var env = base
             env.maxStanzaSize = options.maxStanzaSize.intValue
-            return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env))
+            let component = options.service.map {
+                makeComponentEnvironment(router: router, options: $0.service, xmpp: $0.xmpp)
+            }
+            return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env),
+                                               componentEnv: component)
         }
         let boshHandlers = http.handlers.filter { $0.options == .bosh }
         var bosh: BOSHService?
