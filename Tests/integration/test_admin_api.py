@@ -1,18 +1,16 @@
 """MongooseIM's REST API for backend administration (`mongoose_api_admin` on a
 [[listen.http]] listener), driven over HTTP as an operator's script would, with the
 effects checked by real XMPP clients on a c2s listener (another worker)."""
-import base64
-import http.client
-import json
 import time
 
 import pytest
 
+from rest_client import basic, request
 from test_roster import roster, set_item
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for
 
-ADMIN = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+ADMIN = basic("admin", "s3cret")
 
 
 def start(tmp_path, host="_", modules=""):
@@ -38,19 +36,7 @@ def start(tmp_path, host="_", modules=""):
 
 
 def call(server, method, path, body=None, auth=ADMIN, host=None):
-    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
-    headers = {"Content-Type": "application/json"}
-    if auth:
-        headers["Authorization"] = auth
-    if host:
-        headers["Host"] = host
-    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-    response = connection.getresponse()
-    data = response.read().decode()
-    connection.close()
-    if response.getheader("Content-Type", "").startswith("application/json"):
-        return response.status, json.loads(data) if data else None, dict(response.getheaders())
-    return response.status, data, dict(response.getheaders())
+    return request(server.http_port, method, path, body, authorization=auth, host=host)
 
 
 def test_users_are_managed_and_used_over_xmpp(tmp_path):
@@ -112,7 +98,7 @@ def test_authentication_and_bad_requests(tmp_path):
     try:
         status, _, headers = call(server, "GET", "/api/commands", auth=None)
         assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
-        wrong = "Basic " + base64.b64encode(b"admin:guess").decode()
+        wrong = basic("admin", "guess")
         assert call(server, "GET", "/api/commands", auth=wrong)[0] == 401
         status, commands, _ = call(server, "GET", "/api/commands")
         assert status == 200 and {"list_users", "register_user", "kick_user", "send_message"} <= {c["name"] for c in commands}

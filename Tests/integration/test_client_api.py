@@ -2,15 +2,26 @@
 the archive through mod_mam), contacts (through mod_roster) and server-sent events,
 each request authenticated as the user, with XMPP clients on a c2s listener (another
 worker) at the other end."""
-import base64
 import http.client
 import json
 import queue
 import socket
 import threading
 
+from rest_client import basic, request
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for
+
+
+CLIENT_HANDLERS = """
+  [[listen.http.handlers.mongoose_client_api_messages]]
+    host = "_"
+    path = "/api/messages/[:with]"
+
+  [[listen.http.handlers.mongoose_client_api_contacts]]
+    host = "_"
+    path = "/api/contacts/[:jid]"
+"""
 
 
 def start(tmp_path):
@@ -25,14 +36,7 @@ def start(tmp_path):
     path = "/api/sse"
     module = "mongoose_client_api_sse"
 
-  [[listen.http.handlers.mongoose_client_api_messages]]
-    host = "_"
-    path = "/api/messages/[:with]"
-
-  [[listen.http.handlers.mongoose_client_api_contacts]]
-    host = "_"
-    path = "/api/contacts/[:jid]"
-
+{CLIENT_HANDLERS}
   [[listen.http.handlers.mongoose_api_admin]]
     host = "_"
     path = "/admin"
@@ -49,21 +53,14 @@ def start(tmp_path):
 
 
 def auth(user, password="secret"):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return basic(user, password)
 
 
 ALICE = auth("alice@localhost")
 
 
 def call(server, method, path, body=None, authorization=ALICE):
-    connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
-    headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
-    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-    response = connection.getresponse()
-    data = response.read().decode()
-    connection.close()
-    is_json = response.getheader("Content-Type", "").startswith("application/json")
-    return response.status, json.loads(data) if data and is_json else data
+    return request(server.http_port, method, path, body, authorization=authorization)[:2]
 
 
 class EventReader:
@@ -189,14 +186,7 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
     host = "_"
     path = "/admin"
 
-  [[listen.http.handlers.mongoose_client_api_messages]]
-    host = "_"
-    path = "/api/messages/[:with]"
-
-  [[listen.http.handlers.mongoose_client_api_contacts]]
-    host = "_"
-    path = "/api/contacts/[:jid]"
-
+{CLIENT_HANDLERS}
   [[listen.http.handlers.cowboy_swagger_redirect_handler]]
     host = "_"
     path = "/api-docs"
