@@ -1,10 +1,15 @@
 """The shipped etc/xmppd.toml runs as-is: a generated certificate, STARTTLS on the
-first listener, direct TLS on the second, WebSocket and BOSH on the third, the default modules."""
+first listener, direct TLS on the second, WebSocket and BOSH on the third, the admin REST
+API on loopback and the client REST API over TLS, the default modules."""
+import http.client
+import json
 import re
+import ssl
 import subprocess
 from pathlib import Path
 
 from bosh_client import BOSHClient
+from rest_client import basic, request
 from ws_client import CLIENT, WSClient
 from xmpp_client import Client
 from xmppd_harness import XMPPCTL, XMPPD, free_port, pid_alive
@@ -14,11 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_serves_tls_clients(tmp_path):
     (tmp_path / "etc").mkdir()
-    starttls, direct, websocket = free_port(), free_port(), free_port()
+    starttls, direct, websocket, admin, client = (free_port() for _ in range(5))
     text = (REPO / "etc" / "xmppd.toml").read_text()
-    # Same file, other ports: the test must not depend on 5222/5223/5280 being free.
+    # Same file, other ports: the test must not depend on 5222/5223/5280/8088/8089 being free.
     text = text.replace("port = 5222", f"port = {starttls}").replace("port = 5223", f"port = {direct}")
     text = text.replace("port = 5280", f"port = {websocket}")
+    text = text.replace("port = 8088", f"port = {admin}").replace("port = 8089", f"port = {client}")
     config = tmp_path / "etc" / "xmppd.toml"
     config.write_text(text)
     started = subprocess.run([XMPPD, "start", "-c", str(config)], capture_output=True, text=True, timeout=60)
@@ -52,6 +58,18 @@ def test_shipped_config_serves_tls_clients(tmp_path):
         dave.login("dave")
         dave.request("<message xmlns='jabber:client' to='bob@localhost/b' type='chat'><body>from bosh</body></message>")
         assert bob.wait_message()["body"] == "from bosh"
+        # The admin API on loopback, the client API over TLS with its docs.
+        status, users, _ = request(admin, "GET", "/api/users/localhost")
+        assert (status, users) == (200, ["alice@localhost", "bob@localhost", "carol@localhost", "dave@localhost"])
+        context = ssl.create_default_context(cafile=str(certificate))
+        connection = http.client.HTTPSConnection("localhost", client, context=context, timeout=10)
+        connection.request("GET", "/api/contacts", headers={"Authorization": basic("alice@localhost", "secret")})
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (200, [])
+        connection.request("GET", "/api-docs/swagger.json")
+        response = connection.getresponse()
+        assert response.status == 200 and "/api/contacts" in json.loads(response.read())["paths"]
+        connection.close()
         alice.close()
         bob.close()
     finally:

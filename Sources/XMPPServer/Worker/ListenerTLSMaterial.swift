@@ -24,15 +24,10 @@ public enum ListenerTLSMaterial {
     /// would be generated counts as fine.
     public static func prepare(_ config: ServerConfig, logger: Logger?, checkOnly: Bool = false) throws {
         for listener in config.listeners {
-            if listener.http?.tls != nil {
-                do { _ = try context(for: listener, in: config) } catch {
-                    throw TLSMaterialError(description: "\(listener.keyPath).tls: \(error)")
-                }
-                continue
-            }
-            guard let tls = listener.c2s?.tls, tls.mode != nil, let certfile = tls.certfile else { continue }
-            let path = resolve(certfile, config)
-            if config.xmppd.generateCertificates && !FileManager.default.fileExists(atPath: path) {
+            let usesTLS = listener.http?.tls != nil || listener.c2s?.tls.mode != nil
+            guard usesTLS else { continue }
+            if let certfile = generatableCertificate(listener), config.xmppd.generateCertificates,
+               case let path = resolve(certfile, config), !FileManager.default.fileExists(atPath: path) {
                 if checkOnly { continue }
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                         withIntermediateDirectories: true)
@@ -43,6 +38,13 @@ public enum ListenerTLSMaterial {
                 throw TLSMaterialError(description: "\(listener.keyPath).tls: \(error)")
             }
         }
+    }
+
+    /// The certificate file `generate_certificates` may create for a listener: one PEM
+    /// with the key (a c2s listener's, or an http listener's without a `keyfile`).
+    private static func generatableCertificate(_ listener: ListenerConfig) -> String? {
+        if let http = listener.http?.tls { return http.keyfile == nil ? http.certfile : nil }
+        return listener.c2s?.tls.certfile
     }
 
     /// A digest of the contents of every file the listener's TLS reads.
