@@ -182,6 +182,14 @@ def test_contacts_are_managed_through_the_roster_module(tmp_path):
         assert call(server, "GET", "/api/contacts/nobody@localhost")[0] == 404
         assert call(server, "GET", "/api/contacts/alice@example.net")[0] == 400
         assert call(server, "PUT", "/api/contacts/alice@localhost/bob@localhost", {"action": "steal"})[0] == 400
+
+        # Mutual subscription in one call, and undone in one.
+        assert call(server, "PUT", "/api/contacts/alice@localhost/bob@localhost/manage", {"action": "connect"})[0] == 204
+        for (owner, contact) in (("alice", "bob"), ("bob", "alice")):
+            wait_for(lambda: call(server, "GET", f"/api/contacts/{owner}@localhost")[1] ==
+                     [{"jid": f"{contact}@localhost", "subscription": "both", "ask": "none"}])
+        assert call(server, "PUT", "/api/contacts/alice@localhost/bob@localhost/manage", {"action": "disconnect"})[0] == 204
+        assert call(server, "GET", "/api/contacts/alice@localhost")[1] == [] and call(server, "GET", "/api/contacts/bob@localhost")[1] == []
     finally:
         server.stop()
 

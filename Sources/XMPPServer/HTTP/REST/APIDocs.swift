@@ -142,6 +142,8 @@ struct APIDocs: Sendable {
                   responses: [204: "sent", 400: "bad action"]),
         Operation(method: "delete", path: "/contacts/{caller}/{jid}", summary: "Remove a contact from roster",
                   responses: [204: "removed", 404: "not a contact"]),
+        Operation(method: "put", path: "/contacts/{caller}/{jid}/manage", summary: "Set / unset mutual subscription",
+                  body: ["action"], responses: [204: "done", 400: "bad action"]),
     ]
 
     private static let clientMessages: [Operation] = [

@@ -21,6 +21,8 @@ import XMPPStore
 ///     POST   /contacts/{caller}              {"jid"}: add a contact (204)
 ///     DELETE /contacts/{caller}/{jid}        remove a contact (204, 404 if not there)
 ///     PUT    /contacts/{caller}/{jid}        {"action": "subscribe" | "subscribed"}: send it (204)
+///     PUT    /contacts/{caller}/{jid}/manage {"action": "connect" | "disconnect"}: mutual subscription
+///                                            between two local users, or none (204)
 ///     GET    /messages/{caller}[/{with}]     ?before=unix seconds&limit=n (100, at most 500): the
 ///                                            last messages of the caller's archive
 ///
@@ -144,6 +146,30 @@ final class AdminAPI: @unchecked Sendable {
             }
             backend.sendPresence(type: action, from: caller, to: contact)
             reply(RESTResponse.noContent)
+        case (.PUT, "contacts", 4) where path[3] == "manage":
+            // mod_commands:set_subscription/3: both rosters at once, for two local users.
+            let caller = try localUser(path[1])
+            let other = try localUser(path[2])
+            switch try JSONBody.fields(body, "action")[0] {
+            case "connect":
+                backend.rosterChange(of: caller, item: other, remove: false) { [backend] first in
+                    guard first == .done else { return reply(Self.outcome(first)) }
+                    backend.rosterChange(of: other, item: caller, remove: false) { second in
+                        guard second == .done else { return reply(Self.outcome(second)) }
+                        backend.sendPresence(type: "subscribe", from: caller, to: other)
+                        backend.sendPresence(type: "subscribe", from: other, to: caller)
+                        backend.sendPresence(type: "subscribed", from: other, to: caller)
+                        backend.sendPresence(type: "subscribed", from: caller, to: other)
+                        reply(RESTResponse.noContent)
+                    }
+                }
+            case "disconnect":
+                backend.rosterChange(of: caller, item: other, remove: true) { [backend] _ in
+                    backend.rosterChange(of: other, item: caller, remove: true) { _ in reply(RESTResponse.noContent) }
+                }
+            case let action:
+                throw APIError.badRequest("action must be connect or disconnect, not \(action)")
+            }
         case (_, let name?, _) where Self.commands.contains(where: { $0.category == name }):
             throw APIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
         default:
@@ -225,5 +251,6 @@ final class AdminAPI: @unchecked Sendable {
         Command(name: "add_contact", category: "contacts", action: "create", desc: "Add a contact to roster"),
         Command(name: "delete_contact", category: "contacts", action: "delete", desc: "Remove a contact from roster"),
         Command(name: "subscription", category: "contacts", action: "update", desc: "Send out a subscription request"),
+        Command(name: "set_subscription", category: "contacts", action: "update", desc: "Set / unset mutual subscription"),
     ]
 }
