@@ -59,16 +59,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .OPTIONS:
                 return reply(context, .ok, "", headers: Self.cors, close: false)
             case .POST:
-                let loop = context.eventLoop
-                let channel = context.channel
-                let handler = NIOLoopBound(self, eventLoop: loop)
-                let contextBox = NIOLoopBound(context, eventLoop: loop)
-                bosh.handle(text, from: context.remoteAddress, on: loop) { status, xml in
-                    loop.execute {
-                        guard channel.isActive else { return }
-                        handler.value.reply(contextBox.value, status, xml, headers: Self.cors + [("Content-Type", "text/xml; charset=utf-8")],
-                                            close: false)
-                    }
+                let respond = laterReply(context, close: false)
+                bosh.handle(text, from: context.remoteAddress, on: context.eventLoop) { status, xml in
+                    respond(RESTResponse(status: status, body: xml, headers: Self.cors + [("Content-Type", "text/xml; charset=utf-8")]))
                 }
                 return
             default:
@@ -77,19 +70,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         if let (api, path) = routes.adminAPI(for: head) {
-            let loop = context.eventLoop
-            let channel = context.channel
-            let handler = NIOLoopBound(self, eventLoop: loop)
-            let contextBox = NIOLoopBound(context, eventLoop: loop)
-            api.handle(method: head.method, path: path, query: JSONBody.queryItems(head.uri),
-                       authorization: head.headers["Authorization"].first, body: text) { response in
-                loop.execute {
-                    guard channel.isActive else { return }
-                    handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers,
-                                        close: !head.isKeepAlive)
-                }
-            }
-            return
+            return api.handle(method: head.method, path: path, query: JSONBody.queryItems(head.uri),
+                              authorization: head.headers["Authorization"].first, body: text,
+                              reply: laterReply(context, close: !head.isKeepAlive))
         }
         if let (api, endpoint, bindings) = routes.clientEndpoint(for: head) {
             return answerClientAPI(context, head, text, api: api, endpoint: endpoint, bindings: bindings)
@@ -118,14 +101,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let loop = context.eventLoop
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: loop)
-        let contextBox = NIOLoopBound(context, eventLoop: loop)
-        let respond: @Sendable (RESTResponse) -> Void = { response in
-            loop.execute {
-                guard channel.isActive else { return }
-                handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers,
-                                    close: !head.isKeepAlive)
-            }
-        }
+        let respond = laterReply(context, close: !head.isKeepAlive)
         api.backend.authenticate(JSONBody.basicCredentials(head.headers["Authorization"].first)) { user in
             guard let user else { return respond(ClientAPI.unauthorized) }
             guard endpoint.kind == .events else {
@@ -139,6 +115,21 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 guard channel.isActive else { return }
                 handler.value.streaming = true
                 EventStream.start(on: channel, for: user, backend: api.backend)
+            }
+        }
+    }
+
+    /// A reply that may come from any thread: written on the connection's loop, if the
+    /// connection is still open then.
+    private func laterReply(_ context: ChannelHandlerContext, close: Bool) -> @Sendable (RESTResponse) -> Void {
+        let loop = context.eventLoop
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let contextBox = NIOLoopBound(context, eventLoop: loop)
+        return { response in
+            loop.execute {
+                guard channel.isActive else { return }
+                handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers, close: close)
             }
         }
     }
