@@ -102,16 +102,18 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: loop)
         let respond = laterReply(context, close: !head.isKeepAlive)
+        // The password check runs on the accounts queue; what follows, back on this loop,
+        // as for every other request.
         api.backend.authenticate(JSONBody.basicCredentials(head.headers["Authorization"].first)) { user in
-            guard let user else { return respond(ClientAPI.unauthorized) }
-            guard endpoint.kind == .events else {
-                return api.handle(endpoint.kind, method: head.method, bindings: bindings, query: JSONBody.queryItems(head.uri),
-                                  user: user, body: text, reply: respond)
-            }
-            guard head.method == .GET else {
-                return respond(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("server-sent events take GET")))
-            }
             loop.execute {
+                guard let user else { return respond(ClientAPI.unauthorized) }
+                guard endpoint.kind == .events else {
+                    return api.handle(endpoint.kind, method: head.method, bindings: bindings, query: JSONBody.queryItems(head.uri),
+                                      user: user, body: text, reply: respond)
+                }
+                guard head.method == .GET else {
+                    return respond(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("server-sent events take GET")))
+                }
                 guard channel.isActive else { return }
                 handler.value.streaming = true
                 EventStream.start(on: channel, for: user, backend: api.backend)

@@ -17,6 +17,8 @@ final class APIBackend: @unchecked Sendable {
     private let hooks: Hooks
     private let modules: ModuleRuntime
     private let archive: ArchiveLookup
+    /// Where module requests are made from: modules are called on event loops.
+    private let eventLoop: EventLoop
     /// Every module's per-user tables, emptied for a removed account.
     private let userData: [PerUserTable]
     /// Account changes derive SCRAM keys (thousands of hash rounds) and write SQLite:
@@ -35,6 +37,7 @@ final class APIBackend: @unchecked Sendable {
         self.modules = modules
         self.userData = userData
         archive = ArchiveLookup(registry: registry, modules: modules, eventLoop: eventLoop)
+        self.eventLoop = eventLoop
     }
 
     /// Runs `body` on the queue with the account store (opened at first use).
@@ -162,14 +165,14 @@ final class APIBackend: @unchecked Sendable {
     /// `done` gets the iq result or error, or AccountError.notFound.
     private func rosterRequest(_ type: String, for user: JID, item: XMLElement?,
                        _ done: @escaping @Sendable (Result<XMLElement, Error>) -> Void) {
-        withAccounts({ $0.exists(user: user.local ?? "", domain: user.domain) }, then: { [modules] result in
+        withAccounts({ $0.exists(user: user.local ?? "", domain: user.domain) }, then: { [modules, eventLoop] result in
             guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
             var query = XMLElement(name: "query", namespace: Self.roster)
             if let item { query.append(item) }
             let iq = XMLElement(name: "iq", namespace: XMPPNamespace.client,
                                 attributes: ["type": type, "id": UUID().uuidString, "from": user.description],
                                 children: [.element(query)])
-            modules.dispatchIQ(iq, from: user, to: user, target: .account) { done(.success($0)) }
+            eventLoop.execute { modules.dispatchIQ(iq, from: user, to: user, target: .account) { done(.success($0)) } }
         })
     }
 
@@ -177,9 +180,11 @@ final class APIBackend: @unchecked Sendable {
     /// AccountError.notFound for an unknown user.
     func lastMessages(of owner: JID, with: JID?, before: Date, limit: Int,
                       _ done: @escaping @Sendable (Result<[ArchiveLookup.Message], Error>) -> Void) {
-        withAccounts({ $0.exists(user: owner.local ?? "", domain: owner.domain) }, then: { [archive] result in
+        withAccounts({ $0.exists(user: owner.local ?? "", domain: owner.domain) }, then: { [archive, eventLoop] result in
             guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
-            archive.lastMessages(of: owner, with: with, before: before, limit: limit) { done($0.mapError { $0 }) }
+            eventLoop.execute {
+                archive.lastMessages(of: owner, with: with, before: before, limit: limit) { done($0.mapError { $0 }) }
+            }
         })
     }
 
