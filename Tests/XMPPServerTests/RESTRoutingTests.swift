@@ -1,3 +1,4 @@
+import NIOHTTP1
 import XCTest
 @testable import XMPPServer
 
@@ -62,5 +63,19 @@ final class RESTRoutingTests: XCTestCase {
     func testAPIDocsPagePrefix() {
         XCTAssertEqual(APIDocs.prefix(of: "/api-docs/[...]"), "/api-docs")
         XCTAssertEqual(APIDocs.prefix(of: "/docs/"), "/docs")
+    }
+
+    func testAcceptEncoding() {
+        func head(_ value: String?) -> HTTPRequestHead {
+            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+            if let value { head.headers.add(name: "Accept-Encoding", value: value) }
+            return head
+        }
+        XCTAssertTrue(HTTPRequestHandler.acceptsGzip(head("gzip, deflate, br")))
+        XCTAssertTrue(HTTPRequestHandler.acceptsGzip(head("deflate;q=1, GZIP;q=0.5")))
+        XCTAssertTrue(HTTPRequestHandler.acceptsGzip(head("*")))
+        XCTAssertFalse(HTTPRequestHandler.acceptsGzip(head("gzip;q=0, identity")))
+        XCTAssertFalse(HTTPRequestHandler.acceptsGzip(head("identity")))
+        XCTAssertFalse(HTTPRequestHandler.acceptsGzip(head(nil)))
     }
 }

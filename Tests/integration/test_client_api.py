@@ -2,6 +2,7 @@
 the archive through mod_mam), contacts (through mod_roster) and server-sent events,
 each request authenticated as the user, with XMPP clients on a c2s listener (another
 worker) at the other end."""
+import gzip
 import http.client
 import json
 import queue
@@ -181,6 +182,7 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
 [[listen.http]]
   port = {http_port}
   ip_address = "127.0.0.1"
+  protocol.compress = true
 
   [[listen.http.handlers.mongoose_api_admin]]
     host = "_"
@@ -223,6 +225,15 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
         page = response.read().decode()
         assert response.status == 200 and response.getheader("Content-Type").startswith("text/html")
         assert "/api-docs/swagger.json" in page
+        # protocol.compress: gzip for a client that takes it, plain for one that does not.
+        connection.request("GET", "/api-docs/swagger.json", headers={"Accept-Encoding": "gzip, deflate"})
+        response = connection.getresponse()
+        compressed = response.read()
+        assert response.getheader("Content-Encoding") == "gzip" and response.getheader("Vary") == "Accept-Encoding"
+        assert json.loads(gzip.decompress(compressed)) == doc and len(compressed) < len(json.dumps(doc)) / 2
+        connection.request("GET", "/api-docs/swagger.json", headers={"Accept-Encoding": "gzip;q=0, identity"})
+        response = connection.getresponse()
+        assert response.getheader("Content-Encoding") is None and json.loads(response.read()) == doc
         connection.request("GET", "/api-docs/swagger-ui.css")
         response = connection.getresponse()
         response.read()

@@ -29,6 +29,8 @@ struct HTTPListener: Sendable {
     let clientAPI: ClientAPI?
     /// The API documentation handlers, if any.
     let docs: APIDocs?
+    /// `protocol.compress`: gzip response bodies for clients that accept it.
+    var compress = false
     let tls: TLSContext?
     /// `transport.max_connections`; nil is "infinity".
     let maxConnections: Int?

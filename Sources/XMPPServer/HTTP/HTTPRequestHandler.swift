@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import XMPPTransport
 
 /// The HTTP requests of a `[[listen.http]]` listener that are not WebSocket upgrades:
 /// BOSH (`mod_bosh` paths: POST a `<body/>`, OPTIONS for CORS), 426 for a WebSocket path
@@ -17,6 +18,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var timeout: Scheduled<Void>?
     /// The connection carries a server-sent event stream: nothing more is read as requests.
     private var streaming = false
+    /// The request being answered takes a gzip body (`protocol.compress` and its
+    /// Accept-Encoding).
+    private var gzip = false
 
     /// A BOSH request body may not exceed this.
     static let maxBody = 10 << 20
@@ -54,6 +58,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func answer(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ text: String) {
+        gzip = routes.compress && Self.acceptsGzip(head)
         if let bosh = routes.bosh(for: head) {
             switch head.method {
             case .OPTIONS:
@@ -128,13 +133,26 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: loop)
         let contextBox = NIOLoopBound(context, eventLoop: loop)
+        let gzip = self.gzip
         return { response in
             loop.execute {
                 guard channel.isActive else { return }
+                handler.value.gzip = gzip
                 handler.value.reply(contextBox.value, response.status, response.body, headers: response.headers, close: close)
             }
         }
     }
+
+    /// "gzip" among the codings of Accept-Encoding, without q=0.
+    static func acceptsGzip(_ head: HTTPRequestHead) -> Bool {
+        head.headers["Accept-Encoding"].flatMap { $0.split(separator: ",") }.contains { coding in
+            let parts = coding.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            return (parts.first == "gzip" || parts.first == "*") && !parts.dropFirst().contains { $0 == "q=0" || $0 == "q=0.0" }
+        }
+    }
+
+    /// Bodies smaller than this go as they are: gzip's own 18 bytes would eat the gain.
+    static let compressionThreshold = 256
 
     /// Browsers call BOSH from pages of other origins.
     static let cors: [(String, String)] = [
@@ -144,13 +162,20 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func reply(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String,
                        headers extra: [(String, String)] = [], close: Bool) {
-        var headers = HTTPHeaders([("Content-Length", String(text.utf8.count))])
+        var body = Array(text.utf8)
+        var headers = HTTPHeaders()
+        if routes.compress { headers.add(name: "Vary", value: "Accept-Encoding") }
+        if gzip, body.count >= Self.compressionThreshold, let compressed = GzipBody.compress(body) {
+            body = compressed
+            headers.add(name: "Content-Encoding", value: "gzip")
+        }
+        headers.add(name: "Content-Length", value: String(body.count))
         if !extra.contains(where: { $0.0 == "Content-Type" }) { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
         for (name, value) in extra { headers.add(name: name, value: value) }
         if close { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        if !text.isEmpty {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        if !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if close {

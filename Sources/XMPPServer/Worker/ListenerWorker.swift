@@ -175,10 +175,12 @@ public final class ListenerWorker: @unchecked Sendable {
         }
         let clientHandlers = http.handlers.filter { ClientAPI.kind(of: $0) != nil }
         let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin)
-        return HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs, clientAPI: clientAPI,
+        var listener = HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs, clientAPI: clientAPI,
                             docs: APIDocs(handlers: http.handlers),
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
                             maxConnections: http.transport.maxConnections.intValue)
+        listener.compress = http.compress
+        return listener
     }
 
     private func makeC2SEnvironment(router: StanzaRouter, modules: ModuleRuntime) throws -> C2SEnvironment {
