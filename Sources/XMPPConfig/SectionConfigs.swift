@@ -120,14 +120,16 @@ public struct DaemonConfig: Codable, Equatable, Hashable, Sendable {
     public var workerThreads: Int?
 
     /// Event loops for each worker when `worker_threads` is not set: the cores shared
-    /// out among the workers (one per listener), at least one each. The workers
-    /// together then run about one loop per core, as an Erlang node runs one scheduler
-    /// per core: with a loop per core in *every* worker, busy workers' threads outnumber
-    /// the cores, and each message costs more wake-ups and cross-loop hand-offs
-    /// (measured: 48 µs of worker CPU per cross-worker message at 20,000 msg/s with two
-    /// loops per worker on two cores, 36 with one; see the README's Benchmark).
+    /// out among the workers (one per listener), rounded up. The workers together then
+    /// run about one loop per core, as an Erlang node runs one scheduler per core: with
+    /// a loop per core in *every* worker, busy workers' threads outnumber the cores, and
+    /// each message costs more wake-ups and cross-loop hand-offs (measured: 50 µs of
+    /// worker CPU per cross-worker message at 20,000 msg/s with two loops per worker on
+    /// two cores, 38 with one; see the README's Benchmark). Rounding up keeps a busy
+    /// listener beside a few quiet ones from being held to too few loops.
     public func eventLoopsPerWorker(cores: Int, listeners: Int) -> Int {
-        workerThreads ?? max(1, cores / max(1, listeners))
+        let listeners = max(1, listeners)
+        return workerThreads ?? max(1, (cores + listeners - 1) / listeners)
     }
     /// `compact_tls_sessions`: a c2s connection that negotiated TLS 1.3 frees OpenSSL's
     /// per-connection state after the handshake and continues on xmppd's own TLS 1.3 record

@@ -112,7 +112,8 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 2, listeners: 1), 2)
         XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 2, listeners: 2), 1)
         XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 2, listeners: 3), 1, "at least one loop each")
-        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 16, listeners: 3), 5)
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 16, listeners: 3), 6, "rounded up")
+        XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 8, listeners: 5), 2)
         XCTAssertEqual(daemon.eventLoopsPerWorker(cores: 4, listeners: 0), 4)
     }
 

@@ -237,7 +237,7 @@ def test_worker_threads_sets_the_event_loops_of_each_worker(tmp_path):
 
 
 def test_by_default_the_workers_share_out_the_cores(tmp_path):
-    """Without worker_threads each worker runs cores / listeners loops (at least one),
+    """Without worker_threads each worker runs cores / listeners loops (rounded up),
     so that two busy workers do not run twice as many loops as there are cores."""
     from xmppd_harness import Server
     ports = [free_port(), free_port()]
@@ -246,7 +246,7 @@ def test_by_default_the_workers_share_out_the_cores(tmp_path):
     try:
         cores = len(os.sched_getaffinity(0))
         for port in ports:
-            assert nio_threads(instance.listener(port)["workerPID"]) == max(1, cores // 2)
+            assert nio_threads(instance.listener(port)["workerPID"]) == max(1, (cores + 1) // 2)
     finally:
         instance.stop()
 
