@@ -111,7 +111,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         // as for every other request.
         api.backend.authenticate(JSONBody.basicCredentials(head.headers["Authorization"].first)) { user in
             loop.execute {
-                guard let user else { return respond(ClientAPI.unauthorized) }
+                guard let user else { return respond(.unauthorized) }
                 guard endpoint.kind == .events else {
                     return api.handle(endpoint.kind, method: head.method, bindings: bindings, query: JSONBody.queryItems(head.uri),
                                       user: user, body: text, reply: respond)

@@ -2,11 +2,12 @@ import Foundation
 import NIOHTTP1
 import XMPPConfig
 import XMPPCore
+import XMPPSASL
 import XMPPStore
 
 /// `[[listen.http.handlers.mongoose_api_admin]]`: MongooseIM's REST API for backend
-/// administration, the commands of its mod_commands that this server has the
-/// backing for: users, sessions and messages. Paths are relative to the handler's
+/// administration, the commands of its mod_commands: users, sessions, messages,
+/// contacts and the archive. Paths are relative to the handler's
 /// `path`, bodies and answers JSON, as MongooseIM's `mongoose_api_admin`:
 ///
 ///     GET    /commands                       the commands below
@@ -54,10 +55,7 @@ final class AdminAPI: @unchecked Sendable {
     /// run on the backend's own queue, off the event loop).
     func handle(method: HTTPMethod, path: [String], query: [String: String] = [:], authorization: String?, body: String,
                 reply: @escaping @Sendable (RESTResponse) -> Void) {
-        guard authorized(authorization) else {
-            return reply(RESTResponse(status: .unauthorized, body: JSONBody.encode("authentication required"),
-                                  headers: [("Content-Type", "application/json"), ("WWW-Authenticate", "Basic realm=\"mongooseim\"")]))
-        }
+        guard authorized(authorization) else { return reply(.unauthorized) }
         do {
             try dispatch(method, path, query, body, reply)
         } catch let error as APIError {
@@ -70,7 +68,9 @@ final class AdminAPI: @unchecked Sendable {
     private func authorized(_ header: String?) -> Bool {
         guard let credentials else { return true }
         guard let given = JSONBody.basicCredentials(header) else { return false }
-        return given.user == credentials.user && given.password == credentials.password
+        // Constant time, so the answer's timing says nothing of how much of it matched.
+        return SASLCrypto.constantTimeEqual(Array("\(given.user):\(given.password)".utf8),
+                                            Array("\(credentials.user):\(credentials.password)".utf8))
     }
 
     private func dispatch(_ method: HTTPMethod, _ path: [String], _ query: [String: String], _ body: String,

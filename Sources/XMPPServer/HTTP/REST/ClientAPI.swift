@@ -56,10 +56,6 @@ final class ClientAPI: @unchecked Sendable {
         return nil
     }
 
-    static let unauthorized = RESTResponse(status: .unauthorized, body: JSONBody.encode("authentication required"),
-                                           headers: [("Content-Type", "application/json"),
-                                                     ("WWW-Authenticate", "Basic realm=\"mongooseim\"")])
-
     /// Answers one request of `user` (already authenticated) to a messages or contacts endpoint.
     func handle(_ kind: Kind, method: HTTPMethod, bindings: [String: String], query: [String: String], user: JID,
                 body: String, reply: @escaping @Sendable (RESTResponse) -> Void) {

@@ -8,6 +8,11 @@ struct RESTResponse {
     var headers: [(String, String)] = [("Content-Type", "application/json")]
 
     static let noContent = RESTResponse(status: .noContent, body: "")
+
+    /// Missing or wrong HTTP Basic credentials (realm as MongooseIM's).
+    static let unauthorized = RESTResponse(status: .unauthorized, body: JSONBody.encode("authentication required"),
+                                           headers: [("Content-Type", "application/json"),
+                                                     ("WWW-Authenticate", "Basic realm=\"mongooseim\"")])
 }
 
 /// A request the REST handlers refuse, with the reason as a JSON string.
