@@ -129,6 +129,31 @@ def test_a_relayed_session_ends_with_the_drain_timeout(tmp_path):
         server.stop()
 
 
+def test_a_relayed_request_ends_at_once_when_the_holding_worker_dies(tmp_path):
+    """kill -9 of the draining worker that holds the session: the new worker, whose
+    request to it is pending, answers the client with item-not-found at once."""
+    import os
+    import signal
+    server = start(tmp_path)
+    try:
+        alice = BOSHClient(server.http_port)
+        alice.login("alice", wait=10)
+        holder = server.listener(server.http_port)["workerPID"]
+        server.write_config(listeners(server.http_port, server.c2s_port, "  transport.max_connections = 999"))
+        assert "1 changed" in server.ctl("reload").stdout
+        result = {}
+        poll = threading.Thread(target=lambda: result.update(body=alice.request(), at=time.time()))
+        poll.start()
+        time.sleep(0.5)   # relayed and held by the old worker (wait = 10 s)
+        killed = time.time()
+        os.kill(holder, signal.SIGKILL)
+        poll.join(10)
+        assert result["body"].get("type") == "terminate" and result["body"].get("condition") == "item-not-found"
+        assert result["at"] - killed < 3
+    finally:
+        server.stop()
+
+
 def test_wait_runs_out_with_an_empty_body_and_retransmission_gets_the_same_answer(tmp_path):
     server = start(tmp_path)
     try:
