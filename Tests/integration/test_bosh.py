@@ -154,6 +154,20 @@ def test_a_relayed_request_ends_at_once_when_the_holding_worker_dies(tmp_path):
         server.stop()
 
 
+def test_a_sid_naming_a_worker_without_bosh_gets_item_not_found(tmp_path):
+    """The pid in a sid is the client's to write: a request naming the c2s worker is
+    relayed there and answered at once."""
+    server = start(tmp_path)
+    try:
+        alice = BOSHClient(server.http_port)
+        alice.sid = "0" * 32 + f"-{server.listener(server.c2s_port)['workerPID']}"
+        started = time.time()
+        assert alice.request().get("condition") == "item-not-found"
+        assert time.time() - started < 2
+    finally:
+        server.stop()
+
+
 def test_wait_runs_out_with_an_empty_body_and_retransmission_gets_the_same_answer(tmp_path):
     server = start(tmp_path)
     try:

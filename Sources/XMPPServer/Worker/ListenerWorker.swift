@@ -215,6 +215,7 @@ public final class ListenerWorker: @unchecked Sendable {
         mesh.peerGone = { gone, announce in router.announceUnavailable(gone, toContacts: announce) }
         components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
         resumption.attach(to: mesh, hooks: hooks)
+        BOSHRelay.answerUnknownSessions(on: mesh)
         try mesh.start()
         self.mesh = mesh
     }

@@ -29,11 +29,7 @@ final class BOSHRelay: @unchecked Sendable {
         self.mesh = mesh
         mesh.addFrameHandler(Self.requestName) { [weak mesh] frame, peer, _ in
             guard let mesh, let id = frame[attribute: "id"], let body = frame.elements.first else { return }
-            let answer: BOSHService.Reply = { status, text in
-                mesh.send(XMLElement(name: Self.responseName, namespace: MeshFrame.namespace,
-                                      attributes: ["id": id, "status": String(status.code)],
-                                      children: [.text(text)]), to: peer)
-            }
+            let answer: BOSHService.Reply = { status, text in mesh.send(Self.response(id: id, status: status, text: text), to: peer) }
             mesh.logger.debug("bosh: request \(id) relayed by worker \(peer)")
             service.handleRelayed(body, reply: answer)
         }
@@ -52,6 +48,22 @@ final class BOSHRelay: @unchecked Sendable {
             }
             for reply in lost { reply(.ok, BOSHBody.terminate("item-not-found")) }
         }
+    }
+
+    /// Every worker answers relayed requests, BOSH listener or not: a client can put
+    /// any pid at the end of a `sid`, and a worker without BOSH sessions must still
+    /// answer (item-not-found) rather than leave the request hanging. A BOSH worker's
+    /// relay replaces this handler with its own.
+    static func answerUnknownSessions(on mesh: Mesh) {
+        mesh.addFrameHandler(requestName) { [weak mesh] frame, peer, _ in
+            guard let mesh, let id = frame[attribute: "id"] else { return }
+            mesh.send(response(id: id, status: .ok, text: BOSHBody.terminate("item-not-found")), to: peer)
+        }
+    }
+
+    private static func response(id: String, status: HTTPResponseStatus, text: String) -> XMLElement {
+        XMLElement(name: responseName, namespace: MeshFrame.namespace,
+                   attributes: ["id": id, "status": String(status.code)], children: [.text(text)])
     }
 
     /// Sends a request for a session of worker `holder`; `reply` gets its answer.
