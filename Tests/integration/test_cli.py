@@ -57,3 +57,36 @@ def test_start_refuses_bad_config_and_port_in_use(tmp_path):
         port = busy.getsockname()[1]
         server = Server(tmp_path / "s", f'[[listen.c2s]]\n  port = {port}\n  ip_address = "127.0.0.1"\n')
         assert "Address already in use" in server.start_refused()
+
+
+def test_sessions_and_kick_across_workers(tmp_path):
+    """xmppctl sessions lists the sessions of every worker; kick ends one wherever it
+    is, with <conflict/> (ejabberdctl's connected_users and kick_session)."""
+    import json
+    from xmpp_client import Client
+    from xmppd_harness import start_two_listeners, wait_for
+    server = start_two_listeners(tmp_path)
+    try:
+        alice = Client("alice@localhost/desk", "secret", server.port_a).wait_session()
+        bob = Client("bob@localhost/phone", "secret", server.port_b).wait_session()
+        workers = {server.listener(server.port_a)["workerPID"], server.listener(server.port_b)["workerPID"]}
+
+        def sessions():
+            return json.loads(server.ctl("sessions", "--json").stdout)
+        wait_for(lambda: len(sessions()) == 2)
+        listed = sessions()
+        assert [s["jid"] for s in listed] == ["alice@localhost/desk", "bob@localhost/phone"]
+        assert {s["workerPID"] for s in listed} == workers and all(s["available"] for s in listed)
+        assert "bob@localhost/phone" in server.ctl("sessions").stdout
+
+        # bob's session lives on the other worker from alice's: the kick reaches it.
+        assert "kicked bob@localhost/phone" in server.ctl("kick", "bob@localhost/phone").stdout
+        wait_for(lambda: bob.disconnected.is_set())
+        assert "conflict" in bob.stream_errors
+        wait_for(lambda: [s["jid"] for s in sessions()] == ["alice@localhost/desk"])
+        missing = server.ctl("kick", "bob@localhost/phone", check=False)
+        assert missing.returncode == 1 and "no session bob@localhost/phone" in missing.stderr
+        alice.close()
+        bob.close()
+    finally:
+        server.stop()

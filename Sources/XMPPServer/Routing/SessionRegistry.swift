@@ -163,6 +163,14 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock { byBareJID[bareJID.bare]?.map(\.handle).filter(\.isAvailable) ?? [] }
     }
 
+    /// Every bound session, on this worker and the others: JID, holding worker (nil:
+    /// this one) and presence.
+    func allSessions() -> [(jid: JID, peer: Int32?, available: Bool, priority: Int)] {
+        lock.withLock {
+            byBareJID.values.flatMap { $0.map { ($0.handle.jid, $0.peer, $0.handle.isAvailable, $0.handle.priority) } }
+        }
+    }
+
     /// Every bound full JID, on this worker and the others.
     public func allSessionJIDs() -> [JID] {
         lock.withLock { Array(byFullJID.keys) }

@@ -216,6 +216,7 @@ public final class ListenerWorker: @unchecked Sendable {
         components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
         resumption.attach(to: mesh, hooks: hooks)
         BOSHRelay.answerUnknownSessions(on: mesh)
+        SessionListing.attach(to: mesh, registry: registry)
         try mesh.start()
         self.mesh = mesh
     }
