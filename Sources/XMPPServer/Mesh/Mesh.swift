@@ -56,26 +56,45 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
                 }
             }
             .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).wait()
-        for peerPath in peerSocketPaths() { connect(to: peerPath) }
+        // Into the mesh before serving: the worker says `ready` (and its listener may
+        // hand it connections) only once the workers already running have its header,
+        // so a session or component it takes is known to them at once, not a moment
+        // later (a message to it would meanwhile bounce). A peer that does not answer
+        // in time is left to connect on its own.
+        let joined = peerSocketPaths().map { connect(to: $0) }
+        guard !joined.isEmpty else { return }
+        let semaphore = DispatchSemaphore(value: 0)
+        EventLoopFuture.whenAllComplete(joined, on: group.next()).whenComplete { _ in semaphore.signal() }
+        _ = semaphore.wait(timeout: .now() + Self.joinTimeout)
     }
+
+    /// How long `start` waits for the running workers to take the new one in.
+    static let joinTimeout: DispatchTimeInterval = .seconds(2)
 
     private func peerSocketPaths() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { $0.hasSuffix(".sock") && $0 != "\(pid).sock" }.map { "\(directory)/\($0)" }
     }
 
-    private func connect(to path: String) {
-        ClientBootstrap(group: group)
+    /// Connects to a peer's socket; the future completes once the peer's header has
+    /// registered the connection (or the connection failed).
+    @discardableResult
+    private func connect(to path: String) -> EventLoopFuture<Void> {
+        let loop = group.next()
+        let registered = loop.makePromise(of: Void.self)
+        ClientBootstrap(group: loop)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(MeshConnection(mesh: self))
+                    try channel.pipeline.syncOperations.addHandler(MeshConnection(mesh: self, registered: registered))
                 }
             }
             .connect(unixDomainSocketPath: path)
             .whenFailure { [logger] error in
                 // A socket left by a worker that died: the supervisor removes it.
                 logger.debug("mesh: cannot reach \(path): \(error)")
+                registered.fail(error)
             }
+        return registered.futureResult
     }
 
     // MARK: peers

@@ -22,7 +22,14 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     /// (under its lock), so every sender that finds the connection sees it.
     private(set) var peerReadsRouteBytes = false
 
-    init(mesh: Mesh) { self.mesh = mesh }
+    /// Completed once the peer's header registered this connection (connections this
+    /// worker opened, see Mesh.start); failed if it closes before.
+    private var registered: EventLoopPromise<Void>?
+
+    init(mesh: Mesh, registered: EventLoopPromise<Void>? = nil) {
+        self.mesh = mesh
+        self.registered = registered
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         channel = context.channel
@@ -38,6 +45,8 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
         if let peer { context.eventLoop.execute { [mesh] in mesh.unregister(self, peer: peer) } }
         peer = nil
         channel = nil
+        registered?.fail(ChannelError.ioOnClosedChannel)
+        registered = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -109,6 +118,8 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
             peer = pid
             peerReadsRouteBytes = header.attributes[MeshRouteFrame.headerAttribute] == "1"
             mesh.register(self, peer: pid)
+            registered?.succeed(())
+            registered = nil
         case .streamClosed:
             context.close(promise: nil)
         case .element(let frame):
