@@ -248,3 +248,29 @@ def test_a_component_connects_over_websocket_next_to_clients(tmp_path):
             assert "not-authorized" in answer, answer
     finally:
         server.stop()
+
+
+def test_the_listener_counts_http_connections_once(tmp_path):
+    """xmppctl listeners: a WebSocket client is one connection of the http listener,
+    its bytes counted once, its stanzas and login as a c2s session's."""
+    from xmppd_harness import wait_for
+    port = free_port()
+    server = Server(tmp_path, http_listener(port))
+    server.start()
+    try:
+        server.register("alice", "secret")
+        alice = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+        alice.login("alice")
+
+        def counters():
+            return server.listener(port)["counters"]
+        wait_for(lambda: counters()["authSuccesses"] == 1 and counters()["stanzasIn"] >= 1)
+        now = counters()
+        assert now["connectionsCurrent"] == 1 and now["connectionsAccepted"] == 1, now
+        assert now["bytesIn"] > 500 and now["bytesOut"] > 500, now
+        alice.close()
+        wait_for(lambda: counters()["connectionsCurrent"] == 0)
+        assert counters()["connectionsAccepted"] == 1 and counters()["connectionsClosed"] == 1
+        assert "http" in server.ctl("listeners").stdout
+    finally:
+        server.stop()

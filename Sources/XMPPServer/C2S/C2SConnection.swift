@@ -77,7 +77,7 @@ final class C2SConnection: ChannelInboundHandler, TrackedConnection, SessionEndp
         let env = shared.value
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.socket = StreamSocket(stats: env.stats, maxQueuedStanzas: env.maxQueuedStanzas,
-                                   hibernateAfter: env.hibernateAfter, parser: parser)
+                                   hibernateAfter: env.hibernateAfter, parser: parser, countsTransport: env.countsTransport)
         self.tlsActive = env.transport.tlsMode == .tls && env.transport.tls != nil
     }
 

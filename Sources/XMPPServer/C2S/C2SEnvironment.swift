@@ -33,6 +33,8 @@ public struct C2SEnvironment: Sendable {
     /// MongooseIM's `c2s_state_timeout`.
     public var negotiationTimeout: TimeAmount
     public var logger: Logger
+    /// False behind the http listener, which counts its own connections and bytes.
+    public var countsTransport = true
 
     public var registry: SessionRegistry { router.registry }
     public var hooks: Hooks { modules.hooks }

@@ -12,6 +12,8 @@ struct ComponentEnvironment: Sendable {
     var registry: ComponentRegistry
     var router: StanzaRouter
     var stats: WorkerStats
+    /// False behind the http listener (components over WebSocket).
+    var countsTransport = true
     var connections: ConnectionTracker
     var maxStanzaSize: Int?
     /// `max_fsm_queue` and `hibernate_after`, as for c2s.
@@ -60,7 +62,7 @@ final class ComponentConnection: ChannelInboundHandler, TrackedConnection, @unch
         self.parser = XMLStreamParser(maxStanzaSize: env.maxStanzaSize)
         self.logger = env.logger
         self.socket = StreamSocket(stats: env.stats, maxQueuedStanzas: env.maxQueuedStanzas,
-                                   hibernateAfter: env.hibernateAfter, parser: parser)
+                                   hibernateAfter: env.hibernateAfter, parser: parser, countsTransport: env.countsTransport)
     }
 
     // MARK: channel events

@@ -16,8 +16,14 @@ final class StreamSocket {
     private var queueLimit: OutboundQueueLimit
     private let hibernation: IdleHibernation
 
-    init(stats: WorkerStats, maxQueuedStanzas: Int?, hibernateAfter: TimeAmount, parser: XMLStreamParser) {
+    /// False for a stream carried by the http listener (WebSocket, BOSH): the HTTP
+    /// connection is the one counted, with its bytes, so nothing is counted twice.
+    private let countsTransport: Bool
+
+    init(stats: WorkerStats, maxQueuedStanzas: Int?, hibernateAfter: TimeAmount, parser: XMLStreamParser,
+         countsTransport: Bool = true) {
         self.stats = stats
+        self.countsTransport = countsTransport
         self.queueLimit = OutboundQueueLimit(maxStanzas: maxQueuedStanzas)
         self.hibernation = IdleHibernation(after: hibernateAfter, parser: parser)
     }
@@ -25,17 +31,17 @@ final class StreamSocket {
     func activate(_ context: ChannelHandlerContext, mailboxes: LoopMailboxes?) {
         self.context = context
         mailbox = mailboxes?.mailbox(for: context.eventLoop)
-        stats.connectionOpened()
+        if countsTransport { stats.connectionOpened() }
     }
 
     func deactivate() {
         hibernation.cancel()
-        stats.connectionClosed()
+        if countsTransport { stats.connectionClosed() }
         context = nil
     }
 
     func readStarted(bytes: Int) {
-        stats.received(bytes: bytes)
+        if countsTransport { stats.received(bytes: bytes) }
         inReadCycle = true
     }
 
@@ -66,7 +72,7 @@ final class StreamSocket {
     /// reading and more than the limit waits for it: the caller ends the stream.
     func write(_ buffer: ByteBuffer, stanzas: Int) -> Bool {
         guard let context else { return true }
-        stats.sent(bytes: buffer.readableBytes, stanzas: stanzas)
+        stats.sent(bytes: countsTransport ? buffer.readableBytes : 0, stanzas: stanzas)
         if !context.channel.isWritable && stanzas > 0 && queueLimit.queued(bytes: buffer.readableBytes) {
             return false
         }

@@ -31,6 +31,8 @@ struct HTTPListener: Sendable {
     let docs: APIDocs?
     /// `protocol.compress`: gzip response bodies for clients that accept it.
     var compress = false
+    /// The worker's counters (connections, bytes); nil in unit tests.
+    var stats: WorkerStats?
     let tls: TLSContext?
     /// `transport.max_connections`; nil is "infinity".
     let maxConnections: Int?
@@ -58,6 +60,7 @@ struct HTTPListener: Sendable {
         channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
         let pipeline = channel.pipeline.syncOperations
         if let tls { try pipeline.addHandler(OpenSSLHandler(context: tls)) }
+        if let stats { try pipeline.addHandler(HTTPTrafficCounter(stats: stats)) }
         let fallback = HTTPRequestHandler(routes: self)
         let routes = self
         let upgrader = NIOWebSocketServerUpgrader(

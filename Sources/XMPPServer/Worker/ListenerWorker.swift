@@ -146,13 +146,16 @@ public final class ListenerWorker: @unchecked Sendable {
     /// own `max_stanza_size`), all from one base, so they share its credential store.
     private func makeHTTPListener(router: StanzaRouter, modules: ModuleRuntime) throws -> HTTPListener {
         let http = setup.listener.http ?? HTTPOptions()
-        let base = try makeC2SEnvironment(router: router, modules: modules)
+        var base = try makeC2SEnvironment(router: router, modules: modules)
+        base.countsTransport = false
         let routes = http.handlers.compactMap { handler -> HTTPListener.WebSocketRoute? in
             guard case .websockets(let options) = handler.options else { return nil }
             var env = base
             env.maxStanzaSize = options.maxStanzaSize.intValue
-            let component = options.service.map {
-                makeComponentEnvironment(router: router, options: $0.service, xmpp: $0.xmpp)
+            let component = options.service.map { service -> ComponentEnvironment in
+                var env = makeComponentEnvironment(router: router, options: service.service, xmpp: service.xmpp)
+                env.countsTransport = false
+                return env
             }
             return HTTPListener.WebSocketRoute(handler: handler, options: options, env: C2SEnvironment.Shared(env),
                                                componentEnv: component)
@@ -180,6 +183,7 @@ public final class ListenerWorker: @unchecked Sendable {
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),
                             maxConnections: http.transport.maxConnections.intValue)
         listener.compress = http.compress
+        listener.stats = stats
         return listener
     }
 
