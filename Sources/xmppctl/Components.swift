@@ -18,9 +18,7 @@ struct Components: ParsableCommand {
             fail("cannot list components: \(error)")
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(components), as: UTF8.self))
+            try printJSON(components)
             return
         }
         if components.isEmpty { print("no components connected"); return }

@@ -18,9 +18,7 @@ struct Sessions: ParsableCommand {
             fail("cannot list sessions: \(error)")
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(sessions), as: UTF8.self))
+            try printJSON(sessions)
             return
         }
         if sessions.isEmpty { print("no sessions"); return }

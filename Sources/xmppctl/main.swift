@@ -28,6 +28,13 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
+/// `--json` output: pretty, keys sorted, so scripts and people can both read it.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("xmppctl: \(message)\n".utf8))
     Foundation.exit(1)
@@ -95,9 +102,7 @@ struct Listeners: ParsableCommand {
             records = try ListenerStateStore(database: try SQLiteDatabase(path: config.databasePath)).loadListeners()
         } catch { fail("cannot read \(config.databasePath): \(error)") }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(records), as: UTF8.self))
+            try printJSON(records)
         } else {
             print(ListenerTable.render(records))
         }

@@ -92,25 +92,21 @@ struct HTTPListener: Sendable {
 
     /// The admin API a request is for, with the command path below the handler's.
     func adminAPI(for head: HTTPRequestHead) -> (api: AdminAPI, path: [String])? {
-        let host = head.headers["Host"].first.map(Self.hostName)
-        for api in adminAPIs where api.handler.host == "_" || api.handler.host.lowercased() == host {
-            if let path = api.commandPath(head.uri) { return (api, path) }
+        for api in adminAPIs where api.handler.serves(host: head.hostName) {
+            if let path = api.commandPath(head.path) { return (api, path) }
         }
         return nil
     }
 
     /// The client API endpoint a request is for, with its path bindings.
     func clientEndpoint(for head: HTTPRequestHead) -> (api: ClientAPI, endpoint: ClientAPI.Endpoint, bindings: [String: String])? {
-        guard let clientAPI, let (endpoint, bindings) = clientAPI.endpoint(for: head, host: head.headers["Host"].first.map(Self.hostName)) else {
-            return nil
-        }
+        guard let clientAPI, let (endpoint, bindings) = clientAPI.endpoint(path: head.path, host: head.hostName) else { return nil }
         return (clientAPI, endpoint, bindings)
     }
 
     /// The API documentation route of a request, if it is one.
     func docsRoute(for head: HTTPRequestHead) -> APIDocs.Route? {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-        return docs?.route(path, host: head.headers["Host"].first.map(Self.hostName))
+        docs?.route(head.path, host: head.hostName)
     }
 
     /// The BOSH sessions, when the request is for a `mod_bosh` path.
@@ -119,9 +115,7 @@ struct HTTPListener: Sendable {
     }
 
     static func matches(_ handler: HTTPHandlerConfig, _ head: HTTPRequestHead) -> Bool {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-        let host = head.headers["Host"].first.map(Self.hostName)
-        return handler.path == path && (handler.host == "_" || handler.host.lowercased() == host)
+        handler.path == head.path && handler.serves(host: head.hostName)
     }
 
     static func offersXMPP(_ head: HTTPRequestHead) -> Bool {
@@ -159,4 +153,16 @@ extension HTTPListener.WebSocketRoute {
             component ? ComponentConnection(env: componentEnv) as ChannelHandler : C2SConnection(env: env)
         }
     }
+}
+
+extension HTTPRequestHead {
+    /// The request's path, without the query string.
+    var path: String { uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri }
+    /// The Host header's name, lowercased and without the port.
+    var hostName: String? { headers["Host"].first.map(HTTPListener.hostName) }
+}
+
+extension HTTPHandlerConfig {
+    /// Whether the handler answers requests for `host` ("_" is any host).
+    func serves(host: String?) -> Bool { self.host == "_" || self.host.lowercased() == host }
 }

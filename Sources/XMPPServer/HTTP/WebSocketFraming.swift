@@ -53,13 +53,16 @@ final class WebSocketFraming: ChannelDuplexHandler {
     /// Called once the handlers after this one are in place on the upgraded channel:
     /// they see the connection start as if it had just been accepted.
     func activate(context: ChannelHandlerContext) {
-        let tick = [pingInterval, idleTimeout].compactMap { $0 }.min()
-        if let tick {
-            timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
-                self?.tick(context)
-            }
-        }
+        startTimer(context)
         context.fireChannelActive()
+    }
+
+    /// Pings and the idle check share one timer, at the shorter of the two periods.
+    private func startTimer(_ context: ChannelHandlerContext) {
+        guard let tick = [pingInterval, idleTimeout].compactMap({ $0 }).min() else { return }
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
+            self?.tick(context)
+        }
     }
 
     /// As `activate`, but the handler behind this one is made by `choose` once the first
@@ -73,12 +76,7 @@ final class WebSocketFraming: ChannelDuplexHandler {
             self.sendClose(context, code: .policyViolation)
             context.close(promise: nil)
         }
-        let tick = [pingInterval, idleTimeout].compactMap { $0 }.min()
-        if let tick {
-            timer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
-                self?.tick(context)
-            }
-        }
+        startTimer(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -78,7 +78,6 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
 
     /// Connects to a peer's socket; the future completes once the peer's header has
     /// registered the connection (or the connection failed).
-    @discardableResult
     private func connect(to path: String) -> EventLoopFuture<Void> {
         let loop = group.next()
         let registered = loop.makePromise(of: Void.self)
@@ -179,6 +178,17 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
 
     func replicate(_ change: RegistryChange) {
         broadcast(MeshFrame.element(for: change))
+    }
+
+    func afterReplicatedChangesWritten(_ body: @escaping @Sendable () -> Void) {
+        let all = lock.withLock { connections.values.compactMap(\.first) }
+        guard !all.isEmpty else { return body() }
+        let left = NIOLockedValueBox(all.count)
+        for connection in all {
+            connection.afterQueuedWrites {
+                if left.withLockedValue({ $0 -= 1; return $0 == 0 }) { body() }
+            }
+        }
     }
 
     /// A handle for a session held by `peer`: delivering sends it over the mesh.

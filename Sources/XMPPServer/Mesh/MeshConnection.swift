@@ -97,6 +97,13 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Calls `body` once every frame queued before this call is written (behind them in
+    /// the mailbox, after the batch's own write).
+    func afterQueuedWrites(_ body: @escaping () -> Void) {
+        guard let mailbox else { return body() }
+        mailbox.post { if !mailbox.deferFlush(body) { body() } }
+    }
+
     /// Room for a batch of typical frames without growing.
     private static let batchBufferSize = 16 * 1024
 

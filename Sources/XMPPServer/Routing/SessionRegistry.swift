@@ -163,17 +163,19 @@ public final class SessionRegistry: @unchecked Sendable {
         lock.withLock { byBareJID[bareJID.bare]?.map(\.handle).filter(\.isAvailable) ?? [] }
     }
 
+    /// Calls `body` once the other workers' sockets have every change made so far (at
+    /// once without a mesh): what a peer reads after that, it reads after them.
+    func afterReplication(_ body: @escaping @Sendable () -> Void) {
+        guard let replicator = lock.withLock({ replicator }) else { return body() }
+        replicator.afterReplicatedChangesWritten(body)
+    }
+
     /// Every bound session, on this worker and the others: JID, holding worker (nil:
     /// this one) and presence.
     func allSessions() -> [(jid: JID, peer: Int32?, available: Bool, priority: Int)] {
         lock.withLock {
             byBareJID.values.flatMap { $0.map { ($0.handle.jid, $0.peer, $0.handle.isAvailable, $0.handle.priority) } }
         }
-    }
-
-    /// Every bound full JID, on this worker and the others.
-    public func allSessionJIDs() -> [JID] {
-        lock.withLock { Array(byFullJID.keys) }
     }
 
     public func localSessionJIDs() -> [JID] {
@@ -200,6 +202,8 @@ enum RegistryChange {
 protocol SessionReplicator: AnyObject {
     /// Called under the registry lock: must only enqueue, never block or re-enter.
     func replicate(_ change: RegistryChange)
+    /// Calls `body` once every change replicated so far is written to the peers.
+    func afterReplicatedChangesWritten(_ body: @escaping @Sendable () -> Void)
 }
 
 /// The sessions of one bare JID by resource. Nearly every user has one session, and

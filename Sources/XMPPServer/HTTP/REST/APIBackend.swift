@@ -14,7 +14,6 @@ final class APIBackend: @unchecked Sendable {
     private let auth: AuthConfig
     private let registry: SessionRegistry
     private let router: StanzaRouter
-    private let hooks: Hooks
     private let modules: ModuleRuntime
     private let archive: ArchiveLookup
     /// Where module requests are made from: modules are called on event loops.
@@ -33,7 +32,6 @@ final class APIBackend: @unchecked Sendable {
         auth = config.auth
         self.registry = registry
         self.router = router
-        self.hooks = modules.hooks
         self.modules = modules
         self.userData = userData
         archive = ArchiveLookup(registry: registry, modules: modules, eventLoop: eventLoop)
@@ -80,7 +78,7 @@ final class APIBackend: @unchecked Sendable {
 
     /// Full JIDs of the host's sessions, on this worker and every other.
     func sessions(host: String) -> [JID] {
-        registry.allSessionJIDs().filter { $0.domain == host }
+        registry.allSessions().map(\.jid).filter { $0.domain == host }
     }
 
     /// Ends one session (on whichever worker holds it); false if there is none. The
@@ -115,7 +113,7 @@ final class APIBackend: @unchecked Sendable {
         var stanza = stanza
         stanza[attribute: "from"] = from.description
         stanza[attribute: "to"] = to.description
-        if hooks.runUserSendPacket(from, stanza) == .handled { return }
+        if modules.hooks.runUserSendPacket(from, stanza) == .handled { return }
         _ = router.route(stanza, to: to)
     }
 
@@ -165,14 +163,22 @@ final class APIBackend: @unchecked Sendable {
     /// `done` gets the iq result or error, or AccountError.notFound.
     private func rosterRequest(_ type: String, for user: JID, item: XMLElement?,
                        _ done: @escaping @Sendable (Result<XMLElement, Error>) -> Void) {
-        withAccounts({ $0.exists(user: user.local ?? "", domain: user.domain) }, then: { [modules, eventLoop] result in
-            guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
-            var query = XMLElement(name: "query", namespace: Self.roster)
-            if let item { query.append(item) }
-            let iq = XMLElement(name: "iq", namespace: XMPPNamespace.client,
-                                attributes: ["type": type, "id": UUID().uuidString, "from": user.description],
-                                children: [.element(query)])
-            eventLoop.execute { modules.dispatchIQ(iq, from: user, to: user, target: .account) { done(.success($0)) } }
+        var query = XMLElement(name: "query", namespace: Self.roster)
+        if let item { query.append(item) }
+        let iq = XMLElement(name: "iq", namespace: XMPPNamespace.client,
+                            attributes: ["type": type, "id": UUID().uuidString, "from": user.description],
+                            children: [.element(query)])
+        onLoop(ifUserExists: user, else: { done(.failure(AccountError.notFound)) }) { [modules] in
+            modules.dispatchIQ(iq, from: user, to: user, target: .account) { done(.success($0)) }
+        }
+    }
+
+    /// Runs `body` on the event loop if `user` has an account (checked on the accounts
+    /// queue), else `missing` there: module requests on a user's behalf start here.
+    private func onLoop(ifUserExists user: JID, else missing: @escaping () -> Void, _ body: @escaping () -> Void) {
+        withAccounts({ $0.exists(user: user.local ?? "", domain: user.domain) }, then: { [eventLoop] result in
+            guard case .success(true) = result else { return missing() }
+            eventLoop.execute(body)
         })
     }
 
@@ -180,12 +186,9 @@ final class APIBackend: @unchecked Sendable {
     /// AccountError.notFound for an unknown user.
     func lastMessages(of owner: JID, with: JID?, before: Date, limit: Int,
                       _ done: @escaping @Sendable (Result<[ArchiveLookup.Message], Error>) -> Void) {
-        withAccounts({ $0.exists(user: owner.local ?? "", domain: owner.domain) }, then: { [archive, eventLoop] result in
-            guard case .success(true) = result else { return done(.failure(AccountError.notFound)) }
-            eventLoop.execute {
-                archive.lastMessages(of: owner, with: with, before: before, limit: limit) { done($0.mapError { $0 }) }
-            }
-        })
+        onLoop(ifUserExists: owner, else: { done(.failure(AccountError.notFound)) }) { [archive] in
+            archive.lastMessages(of: owner, with: with, before: before, limit: limit) { done($0.mapError { $0 }) }
+        }
     }
 
     /// HTTP Basic credentials of the client API ("user@host", password), checked as a
@@ -205,12 +208,15 @@ final class APIBackend: @unchecked Sendable {
     /// A session for a server-sent event stream: bound under a resource of its own and
     /// available (priority 0), so messages to the user's bare JID reach it as they
     /// reach the user's clients; nothing is broadcast to contacts.
+    /// `ready` runs once the other workers' sockets have it, so that a message sent to
+    /// the user after the client hears the stream is open finds it on every worker.
     func openEventSession(for user: JID, on eventLoop: EventLoop, deliver: @escaping (XMLElement) -> Void,
-                          terminate: @escaping () -> Void) -> SessionHandle {
+                          terminate: @escaping () -> Void, ready: @escaping @Sendable () -> Void) -> SessionHandle {
         let jid = JID(local: user.local, domain: user.domain, resource: "sse-\(UUID().uuidString)")
         let session = SessionHandle(jid: jid, eventLoop: eventLoop, deliver: deliver, terminate: { _ in terminate() })
         _ = registry.bind(session, at: Date().timeIntervalSince1970)
         registry.setPresence(session, PresenceState(available: true, priority: 0))
+        registry.afterReplication(ready)
         return session
     }
 

@@ -26,12 +26,11 @@ struct APIDocs: Sendable {
 
     /// Where a request goes: the description, the page, a redirect to the page, or nil.
     func route(_ path: String, host: String?) -> Route? {
-        func serves(_ handler: HTTPHandlerConfig) -> Bool { handler.host == "_" || handler.host.lowercased() == host }
-        if let json, serves(json), path == json.path { return .json }
-        if let redirect = redirects.first(where: { serves($0) && $0.path == path }) {
+        if let json, json.serves(host: host), path == json.path { return .json }
+        if let redirect = redirects.first(where: { $0.serves(host: host) && $0.path == path }) {
             return .redirect(to: Self.prefix(of: redirect.path) + "/index.html")
         }
-        if let page = pages.first(where: { serves($0) && path == Self.prefix(of: $0.path) + "/index.html" }) {
+        if let page = pages.first(where: { $0.serves(host: host) && path == Self.prefix(of: $0.path) + "/index.html" }) {
             return .page(jsonPath: json?.path ?? Self.prefix(of: page.path) + "/swagger.json")
         }
         return nil
@@ -49,7 +48,9 @@ struct APIDocs: Sendable {
 
     // MARK: the description
 
-    private struct Operation {
+    /// One documented operation; `command` names it in the admin API's `GET /commands`.
+    struct Operation {
+        var command: (name: String, category: String)? = nil
         let method: String
         let path: String
         let summary: String
@@ -84,7 +85,7 @@ struct APIDocs: Sendable {
         }
         for handler in handlers {
             switch handler.options {
-            case .apiAdmin: add(adminOperations, base: prefix(of: handler.path), security: "admin")
+            case .apiAdmin: add(AdminAPI.operations, base: prefix(of: handler.path), security: "admin")
             case .clientAPI where handler.type == "mongoose_client_api_messages":
                 add(clientMessages, base: staticPart(handler.path), security: "user")
             case .clientAPI where handler.type == "mongoose_client_api_contacts":
@@ -116,35 +117,6 @@ struct APIDocs: Sendable {
     private static func parameterNames(in path: String) -> [String] {
         path.split(separator: "/").compactMap { $0.hasPrefix("{") ? String($0.dropFirst().dropLast()) : nil }
     }
-
-    private static let adminOperations: [Operation] = [
-        Operation(method: "get", path: "/commands", summary: "List commands", responses: [200: "the commands"]),
-        Operation(method: "get", path: "/users/{host}", summary: "List registered users on this host", responses: [200: "bare JIDs", 404: "unknown host"]),
-        Operation(method: "post", path: "/users/{host}", summary: "Register a user", body: ["username", "password"],
-                  responses: [201: "registered", 400: "bad request", 409: "already registered"]),
-        Operation(method: "put", path: "/users/{host}/{user}", summary: "Change user password", body: ["newpass"],
-                  responses: [204: "changed", 404: "no such user"]),
-        Operation(method: "delete", path: "/users/{host}/{user}", summary: "Remove a user, its data and sessions",
-                  responses: [204: "removed", 404: "no such user"]),
-        Operation(method: "get", path: "/sessions/{host}", summary: "Get session list", responses: [200: "full JIDs"]),
-        Operation(method: "delete", path: "/sessions/{host}/{user}/{res}", summary: "Terminate user connection",
-                  responses: [200: "kicked", 404: "no such session"]),
-        Operation(method: "post", path: "/messages", summary: "Send chat message from to", body: ["caller", "to", "body"],
-                  responses: [204: "sent", 400: "bad request"]),
-        Operation(method: "get", path: "/messages/{caller}", summary: "Get the last messages of the archive", query: ["before", "limit"],
-                  responses: [200: "messages", 404: "no such user or no archive"]),
-        Operation(method: "get", path: "/messages/{caller}/{with}", summary: "Get the last messages with a contact", query: ["before", "limit"],
-                  responses: [200: "messages", 404: "no such user or no archive"]),
-        Operation(method: "get", path: "/contacts/{caller}", summary: "Get roster", responses: [200: "contacts", 404: "no such user"]),
-        Operation(method: "post", path: "/contacts/{caller}", summary: "Add a contact to roster", body: ["jid"],
-                  responses: [204: "added", 404: "no such user"]),
-        Operation(method: "put", path: "/contacts/{caller}/{jid}", summary: "Send out a subscription request", body: ["action"],
-                  responses: [204: "sent", 400: "bad action"]),
-        Operation(method: "delete", path: "/contacts/{caller}/{jid}", summary: "Remove a contact from roster",
-                  responses: [204: "removed", 404: "not a contact"]),
-        Operation(method: "put", path: "/contacts/{caller}/{jid}/manage", summary: "Set / unset mutual subscription",
-                  body: ["action"], responses: [204: "done", 400: "bad action"]),
-    ]
 
     private static let clientMessages: [Operation] = [
         Operation(method: "get", path: "", summary: "The last messages of the archive", query: ["limit", "before"],

@@ -43,9 +43,8 @@ final class AdminAPI: @unchecked Sendable {
         self.backend = backend
     }
 
-    /// The path below the handler's, split, if `uri` is one of this handler's.
-    func commandPath(_ uri: String) -> [String]? {
-        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+    /// The path below the handler's, split, if `path` is one of this handler's.
+    func commandPath(_ path: String) -> [String]? {
         let base = handler.path.hasSuffix("/") ? String(handler.path.dropLast()) : handler.path
         guard path == base || path.hasPrefix(base + "/") else { return nil }
         return path.dropFirst(base.count).split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
@@ -77,7 +76,7 @@ final class AdminAPI: @unchecked Sendable {
                           _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
         switch (method, path.first, path.count) {
         case (.GET, "commands", 1):
-            reply(ok(Self.commands.map { ["name": $0.name, "category": $0.category, "action": $0.action, "desc": $0.desc] }))
+            reply(ok(Self.commands))
         case (.GET, "users", 2):
             let host = try served(path[1])
             backend.users(host: host) { result in reply(self.answer(result) { self.ok($0.map { "\($0)@\(host)" }) }) }
@@ -110,11 +109,11 @@ final class AdminAPI: @unchecked Sendable {
             reply(ok("kicked"))
         case (.POST, "messages", 1):
             let fields = try JSONBody.fields(body, "caller", "to", "body")
-            backend.sendMessage(from: try localUser(fields[0]), to: try Self.jid(fields[1]), body: fields[2])
+            backend.sendMessage(from: try localUser(fields[0]), to: try JSONBody.jid(fields[1]), body: fields[2])
             reply(RESTResponse.noContent)
         case (.GET, "messages", 2), (.GET, "messages", 3):
             let caller = try localUser(path[1])
-            let with = try path.count == 3 ? Self.jid(path[2]) : nil
+            let with = try path.count == 3 ? JSONBody.jid(path[2]) : nil
             let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 100
             // As MongooseIM's lookup_recent_messages: more than 500 is refused.
             guard (0...500).contains(limit) else { throw APIError.badRequest("limit must be 0 to 500") }
@@ -131,15 +130,15 @@ final class AdminAPI: @unchecked Sendable {
             }
         case (.POST, "contacts", 2):
             let caller = try localUser(path[1])
-            let contact = try Self.jid(try JSONBody.fields(body, "jid")[0]).bare
-            backend.rosterChange(of: caller, item: contact, remove: false) { reply(Self.outcome($0)) }
+            let contact = try JSONBody.jid(try JSONBody.fields(body, "jid")[0]).bare
+            backend.rosterChange(of: caller, item: contact, remove: false) { reply(RESTResponse.roster($0)) }
         case (.DELETE, "contacts", 3):
             let caller = try localUser(path[1])
-            let contact = try Self.jid(path[2]).bare
-            backend.rosterChange(of: caller, item: contact, remove: true) { reply(Self.outcome($0)) }
+            let contact = try JSONBody.jid(path[2]).bare
+            backend.rosterChange(of: caller, item: contact, remove: true) { reply(RESTResponse.roster($0)) }
         case (.PUT, "contacts", 3):
             let caller = try localUser(path[1])
-            let contact = try Self.jid(path[2]).bare
+            let contact = try JSONBody.jid(path[2]).bare
             let action = try JSONBody.fields(body, "action")[0]
             guard action == "subscribe" || action == "subscribed" else {
                 throw APIError.badRequest("action must be subscribe or subscribed, not \(action)")
@@ -153,9 +152,9 @@ final class AdminAPI: @unchecked Sendable {
             switch try JSONBody.fields(body, "action")[0] {
             case "connect":
                 backend.rosterChange(of: caller, item: other, remove: false) { [backend] first in
-                    guard first == .done else { return reply(Self.outcome(first)) }
+                    guard first == .done else { return reply(RESTResponse.roster(first)) }
                     backend.rosterChange(of: other, item: caller, remove: false) { second in
-                        guard second == .done else { return reply(Self.outcome(second)) }
+                        guard second == .done else { return reply(RESTResponse.roster(second)) }
                         backend.sendPresence(type: "subscribe", from: caller, to: other)
                         backend.sendPresence(type: "subscribe", from: other, to: caller)
                         backend.sendPresence(type: "subscribed", from: other, to: caller)
@@ -170,19 +169,10 @@ final class AdminAPI: @unchecked Sendable {
             case let action:
                 throw APIError.badRequest("action must be connect or disconnect, not \(action)")
             }
-        case (_, let name?, _) where Self.commands.contains(where: { $0.category == name }):
+        case (_, let name?, _) where Self.operations.contains(where: { $0.command?.category == name }):
             throw APIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
         default:
             throw APIError.notFound("no command at \(path.joined(separator: "/"))")
-        }
-    }
-
-    private static func outcome(_ outcome: APIBackend.RosterOutcome) -> RESTResponse {
-        switch outcome {
-        case .done: return .noContent
-        case .notFound: return APIError.notFound("no such user or contact").response
-        case .failed(let condition): return APIError.badRequest(condition).response
-        case .noModule: return APIError.notFound("no roster (enable mod_roster)").response
         }
     }
 
@@ -196,16 +186,11 @@ final class AdminAPI: @unchecked Sendable {
 
     /// A user of a served host, as a bare JID.
     private func localUser(_ text: String) throws -> JID {
-        let jid = try Self.jid(text)
+        let jid = try JSONBody.jid(text)
         guard jid.local != nil, backend.hosts.contains(jid.domain) else {
             throw APIError.badRequest("\(text) is not a user of this server")
         }
         return jid.bare
-    }
-
-    private static func jid(_ text: String) throws -> JID {
-        guard let jid = JID(text) else { throw APIError.badRequest("not a valid JID: \(text)") }
-        return jid
     }
 
     private func served(_ host: String) throws -> String {
@@ -233,24 +218,51 @@ final class AdminAPI: @unchecked Sendable {
         }
     }
 
-    struct Command { let name, category, action, desc: String }
-
-    /// As MongooseIM's `GET /commands` lists them (name, category, action, desc).
-    static let commands = [
-        Command(name: "list_methods", category: "commands", action: "read", desc: "List commands"),
-        Command(name: "list_users", category: "users", action: "read", desc: "List registered users on this host"),
-        Command(name: "register_user", category: "users", action: "create", desc: "Register a user"),
-        Command(name: "change_password", category: "users", action: "update", desc: "Change user password"),
-        Command(name: "unregister_user", category: "users", action: "delete", desc: "UnRegister a user"),
-        Command(name: "list_sessions", category: "sessions", action: "read", desc: "Get session list"),
-        Command(name: "kick_user", category: "sessions", action: "delete", desc: "Terminate user connection"),
-        Command(name: "send_message", category: "messages", action: "create", desc: "Send chat message from to"),
-        Command(name: "get_last_messages", category: "messages", action: "read",
-                desc: "Get n last messages to/from given contact, with limit and date"),
-        Command(name: "list_contacts", category: "contacts", action: "read", desc: "Get roster"),
-        Command(name: "add_contact", category: "contacts", action: "create", desc: "Add a contact to roster"),
-        Command(name: "delete_contact", category: "contacts", action: "delete", desc: "Remove a contact from roster"),
-        Command(name: "subscription", category: "contacts", action: "update", desc: "Send out a subscription request"),
-        Command(name: "set_subscription", category: "contacts", action: "update", desc: "Set / unset mutual subscription"),
+    /// Every command, as MongooseIM's mod_commands names and describes it: `GET
+    /// /commands` lists them and the API docs describe them from this one table.
+    static let operations: [APIDocs.Operation] = [
+        .init(command: ("list_methods", "commands"), method: "get", path: "/commands", summary: "List commands",
+              responses: [200: "the commands"]),
+        .init(command: ("list_users", "users"), method: "get", path: "/users/{host}", summary: "List registered users on this host",
+              responses: [200: "bare JIDs", 404: "unknown host"]),
+        .init(command: ("register_user", "users"), method: "post", path: "/users/{host}", summary: "Register a user",
+              body: ["username", "password"], responses: [201: "registered", 400: "bad request", 409: "already registered"]),
+        .init(command: ("change_password", "users"), method: "put", path: "/users/{host}/{user}", summary: "Change user password",
+              body: ["newpass"], responses: [204: "changed", 404: "no such user"]),
+        .init(command: ("unregister_user", "users"), method: "delete", path: "/users/{host}/{user}", summary: "UnRegister a user",
+              responses: [204: "removed with its data and sessions", 404: "no such user"]),
+        .init(command: ("list_sessions", "sessions"), method: "get", path: "/sessions/{host}", summary: "Get session list",
+              responses: [200: "full JIDs"]),
+        .init(command: ("kick_user", "sessions"), method: "delete", path: "/sessions/{host}/{user}/{res}",
+              summary: "Terminate user connection", responses: [200: "kicked", 404: "no such session"]),
+        .init(command: ("send_message", "messages"), method: "post", path: "/messages", summary: "Send chat message from to",
+              body: ["caller", "to", "body"], responses: [204: "sent", 400: "bad request"]),
+        .init(command: ("get_last_messages_with_everybody", "messages"), method: "get", path: "/messages/{caller}",
+              summary: "Get n last messages from archive, optionally before a certain date (unixtime)", query: ["before", "limit"],
+              responses: [200: "messages", 404: "no such user or no archive"]),
+        .init(command: ("get_last_messages", "messages"), method: "get", path: "/messages/{caller}/{with}",
+              summary: "Get n last messages to/from given contact, with limit and date", query: ["before", "limit"],
+              responses: [200: "messages", 404: "no such user or no archive"]),
+        .init(command: ("list_contacts", "contacts"), method: "get", path: "/contacts/{caller}", summary: "Get roster",
+              responses: [200: "contacts", 404: "no such user"]),
+        .init(command: ("add_contact", "contacts"), method: "post", path: "/contacts/{caller}", summary: "Add a contact to roster",
+              body: ["jid"], responses: [204: "added", 404: "no such user"]),
+        .init(command: ("subscription", "contacts"), method: "put", path: "/contacts/{caller}/{jid}",
+              summary: "Send out a subscription request", body: ["action"], responses: [204: "sent", 400: "bad action"]),
+        .init(command: ("delete_contact", "contacts"), method: "delete", path: "/contacts/{caller}/{jid}",
+              summary: "Remove a contact from roster", responses: [204: "removed", 404: "not a contact"]),
+        .init(command: ("set_subscription", "contacts"), method: "put", path: "/contacts/{caller}/{jid}/manage",
+              summary: "Set / unset mutual subscription", body: ["action"], responses: [204: "done", 400: "bad action"]),
     ]
+
+    /// MongooseIM's command actions, by HTTP method.
+    private static let actions = ["get": "read", "post": "create", "put": "update", "delete": "delete"]
+
+    /// `GET /commands`: name, category, action and desc of each command.
+    static let commands: [[String: String]] = operations.compactMap { operation in
+        operation.command.map {
+            ["name": $0.name, "category": $0.category, "action": actions[operation.method] ?? operation.method,
+             "desc": operation.summary]
+        }
+    }
 }

@@ -48,9 +48,8 @@ final class ClientAPI: @unchecked Sendable {
     }
 
     /// The endpoint a request is for, with its path bindings.
-    func endpoint(for head: HTTPRequestHead, host: String?) -> (Endpoint, [String: String])? {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-        for endpoint in endpoints where endpoint.handler.host == "_" || endpoint.handler.host.lowercased() == host {
+    func endpoint(path: String, host: String?) -> (Endpoint, [String: String])? {
+        for endpoint in endpoints where endpoint.handler.serves(host: host) {
             if let bindings = endpoint.path.match(path) { return (endpoint, bindings) }
         }
         return nil
@@ -76,7 +75,7 @@ final class ClientAPI: @unchecked Sendable {
                           _ body: String, _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
         switch method {
         case .GET:
-            let with = try bindings["with"].map(Self.jid)
+            let with = try bindings["with"].map(JSONBody.jid)
             let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 50
             guard limit >= 0 else { throw APIError.badRequest("limit must not be negative") }
             // `before` is in milliseconds here (mongoose_client_api_messages:maybe_before_to_us/2).
@@ -90,7 +89,7 @@ final class ClientAPI: @unchecked Sendable {
             }
         case .POST:
             let fields = try JSONBody.fields(body, "to", "body")
-            let id = backend.sendMessage(from: user, to: try Self.jid(fields[0]), body: fields[1])
+            let id = backend.sendMessage(from: user, to: try JSONBody.jid(fields[0]), body: fields[1])
             reply(RESTResponse(status: .ok, body: JSONBody.encode(["id": id])))
         default:
             reply(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("messages take GET or POST")))
@@ -99,20 +98,20 @@ final class ClientAPI: @unchecked Sendable {
 
     private func contacts(_ method: HTTPMethod, _ bindings: [String: String], _ user: JID, _ body: String,
                           _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
-        let contact = try bindings["jid"].map { try Self.jid($0).bare }
+        let contact = try bindings["jid"].map { try JSONBody.jid($0).bare }
         switch (method, contact) {
         case (.GET, nil):
-            backend.roster(of: user) { reply($0.map { RESTResponse(status: .ok, body: JSONBody.encode($0)) } ?? Self.noRoster) }
+            backend.roster(of: user) { reply($0.map { RESTResponse(status: .ok, body: JSONBody.encode($0)) } ?? RESTResponse.noRoster) }
         case (.POST, nil):
-            let jid = try Self.jid(try JSONBody.fields(body, "jid")[0]).bare
-            backend.rosterChange(of: user, item: jid, remove: false) { reply(Self.outcome($0)) }
+            let jid = try JSONBody.jid(try JSONBody.fields(body, "jid")[0]).bare
+            backend.rosterChange(of: user, item: jid, remove: false) { reply(RESTResponse.roster($0)) }
         case (.PUT, let contact?):
             let action = try JSONBody.fields(body, "action")[0]
             guard let type = ["invite": "subscribe", "accept": "subscribed"][action] else {
                 return reply(RESTResponse(status: .notImplemented, body: JSONBody.encode("action must be invite or accept")))
             }
             backend.roster(of: user) { [backend] items in
-                guard let items else { return reply(Self.noRoster) }
+                guard let items else { return reply(RESTResponse.noRoster) }
                 guard items.contains(where: { $0["jid"] == contact.description }) else {
                     return reply(APIError.notFound("\(contact) is not a contact").response)
                 }
@@ -120,7 +119,7 @@ final class ClientAPI: @unchecked Sendable {
                 reply(.noContent)
             }
         case (.DELETE, let contact?):
-            backend.rosterChange(of: user, item: contact, remove: true) { reply(Self.outcome($0)) }
+            backend.rosterChange(of: user, item: contact, remove: true) { reply(RESTResponse.roster($0)) }
         case (.DELETE, nil):
             let object = try JSONBody.object(body, expecting: "to_delete")
             guard let jids = object["to_delete"] as? [String] else { throw APIError.badRequest("to_delete must be an array of JIDs") }
@@ -138,21 +137,5 @@ final class ClientAPI: @unchecked Sendable {
         backend.rosterChange(of: user, item: contact, remove: true) { [self] outcome in
             deleteAll(rest, of: user, notDeleted: outcome == .done ? notDeleted : notDeleted + [first], done: done)
         }
-    }
-
-    private static let noRoster = APIError.notFound("no roster (enable mod_roster)").response
-
-    private static func outcome(_ outcome: APIBackend.RosterOutcome) -> RESTResponse {
-        switch outcome {
-        case .done: return .noContent
-        case .notFound: return APIError.notFound("not a contact").response
-        case .failed(let condition): return APIError.badRequest(condition).response
-        case .noModule: return noRoster
-        }
-    }
-
-    private static func jid(_ text: String) throws -> JID {
-        guard let jid = JID(text) else { throw APIError.badRequest("not a valid JID: \(text)") }
-        return jid
     }
 }

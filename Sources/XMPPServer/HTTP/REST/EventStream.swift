@@ -13,20 +13,36 @@ import XMPPCore
 final class EventStream: @unchecked Sendable {
     private let channel: Channel
     private var nextID = 1
+    /// Events that came before the head went out (loop only); nil once it has.
+    private var early: [String]? = []
 
     private init(channel: Channel) { self.channel = channel }
 
-    /// Answers the request with the stream's head and keeps the connection for events.
+    /// Opens the stream's session and, once the other workers know of it, answers the
+    /// request with the stream's head; the connection then carries the events.
     static func start(on channel: Channel, for user: JID, backend: APIBackend) {
         let stream = EventStream(channel: channel)
         let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*",
         ])
-        channel.writeAndFlush(HTTPServerResponsePart.head(head), promise: nil)
         let session = backend.openEventSession(for: user, on: channel.eventLoop, deliver: { stanza in
             stream.deliver(stanza)
-        }, terminate: { channel.close(promise: nil) })
+        }, terminate: { channel.close(promise: nil) }, ready: {
+            channel.eventLoop.execute { stream.open(head) }
+        })
         channel.closeFuture.whenComplete { _ in backend.closeEventSession(session) }
+    }
+
+    /// On the channel's loop: the head, then what came before it.
+    private func open(_ head: HTTPResponseHead) {
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        for event in early ?? [] { send(event) }
+        early = nil
+        channel.flush()
+    }
+
+    private func send(_ event: String) {
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: event))), promise: nil)
     }
 
     /// On the channel's loop. Chat messages only, as MongooseIM's handler sends.
@@ -36,6 +52,8 @@ final class EventStream: @unchecked Sendable {
         let data = JSONBody.encode(ArchiveLookup.Message(stanza, at: now).clientJSON)
         let event = "id: \(nextID)\nevent: message\ndata: \(data)\n\n"
         nextID += 1
-        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: event))), promise: nil)
+        guard early == nil else { return early!.append(event) }
+        send(event)
+        channel.flush()
     }
 }

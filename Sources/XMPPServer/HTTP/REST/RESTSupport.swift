@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import XMPPCore
 
 /// One answer of the REST handlers (admin and client API).
 struct RESTResponse {
@@ -30,7 +31,27 @@ enum APIError: Error {
     }
 }
 
+extension RESTResponse {
+    static let noRoster = APIError.notFound("no roster (enable mod_roster)").response
+
+    /// The answer to a roster change made for either API.
+    static func roster(_ outcome: APIBackend.RosterOutcome) -> RESTResponse {
+        switch outcome {
+        case .done: return .noContent
+        case .notFound: return APIError.notFound("no such user or contact").response
+        case .failed(let condition): return APIError.badRequest(condition).response
+        case .noModule: return noRoster
+        }
+    }
+}
+
 enum JSONBody {
+    /// A JID from the request (path, query or body); 400 if it is none.
+    static func jid(_ text: String) throws -> JID {
+        guard let jid = JID(text) else { throw APIError.badRequest("not a valid JID: \(text)") }
+        return jid
+    }
+
     static func encode(_ value: Any) -> String {
         let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "null"
