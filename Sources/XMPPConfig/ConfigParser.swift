@@ -4,9 +4,9 @@ struct ConfigParser {
     let root: TableReader
     let baseDirectory: String
 
-    static let supportedSections = ["general", "auth", "xmppd", "listen", "modules", "acl", "access", "shaper"]
+    static let supportedSections = ["general", "auth", "xmppd", "listen", "modules", "acl", "access", "shaper", "s2s"]
     /// MongooseIM sections we recognise but do not implement: a clearer error than "unknown key".
-    static let unsupportedSections = ["s2s", "outgoing_pools",
+    static let unsupportedSections = ["outgoing_pools",
                                       "internal_databases", "services", "host_config"]
 
     func parse(configPath: String) throws -> ServerConfig {
@@ -18,8 +18,9 @@ struct ConfigParser {
         let modules = try parseModules()
         let accessControl = try AccessValidator(root: root).parse()
         try checkRuleReferences(listeners, accessControl)
+        let s2s = try S2SValidator(ctx: root.ctx).parse(root.table("s2s"))
         return ServerConfig(configPath: configPath, general: general, auth: auth, xmppd: daemon, listeners: listeners,
-                            modules: modules, accessControl: accessControl)
+                            modules: modules, accessControl: accessControl, s2s: s2s)
     }
 
     private func checkTopLevelKeys() throws {

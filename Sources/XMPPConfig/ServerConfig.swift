@@ -16,10 +16,13 @@ public struct ServerConfig: Codable, Equatable, Hashable, Sendable {
     public var modules: [ModuleConfig]
     /// `[acl]`, `[access]`, `[shaper]`.
     public var accessControl: AccessControlConfig
+    public var s2s: S2SConfig
 
     public init(configPath: String, general: GeneralConfig, auth: AuthConfig, xmppd: DaemonConfig, listeners: [ListenerConfig],
-                modules: [ModuleConfig] = [], accessControl: AccessControlConfig = AccessControlConfig()) {
+                modules: [ModuleConfig] = [], accessControl: AccessControlConfig = AccessControlConfig(),
+                s2s: S2SConfig = S2SConfig()) {
         self.modules = modules
+        self.s2s = s2s
         self.accessControl = accessControl
         self.configPath = configPath
         self.general = general

@@ -12,12 +12,12 @@ final class ErrorTests: XCTestCase {
 
     func testUnknownTopLevelKey() {
         assertError("foo = 1\n" + generalHeader, line: 1, keyPath: "foo",
-                    contains: ["unknown key (known keys: general, auth, xmppd, listen, modules, acl, access, shaper)"])
+                    contains: ["unknown key (known keys: general, auth, xmppd, listen, modules, acl, access, shaper, s2s)"])
     }
 
     func testUnsupportedSection() {
-        guard let e = expectError(generalHeader + "[s2s]\n  use_starttls = \"optional\"\n") else { return }
-        XCTAssertEqual(e.description, "etc/xmppd.toml:3: s2s: section [s2s] is not supported yet by xmppd")
+        guard let e = expectError(generalHeader + "[outgoing_pools]\n  x = 1\n") else { return }
+        XCTAssertEqual(e.description, "etc/xmppd.toml:3: outgoing_pools: section [outgoing_pools] is not supported yet by xmppd")
         assertError(generalHeader + "[[host_config]]\n  host = \"x\"\n", line: 3, keyPath: "host_config",
                     contains: ["section [host_config] is not supported yet by xmppd"])
     }

@@ -202,20 +202,6 @@ def test_stop_ends_sessions_and_processes(server):
     client.close()
 
 
-def test_listener_types_not_served_yet_are_refused_clearly(tmp_path):
-    from xmppd_harness import Server
-    instance = Server(tmp_path, f"""
-[[listen.c2s]]
-  port = {free_port()}
-  ip_address = "127.0.0.1"
-
-[[listen.s2s]]
-  port = {free_port()}
-  ip_address = "127.0.0.1"
-""")
-    assert "listen.s2s[1]: s2s listeners are not served by this version of xmppd yet" in instance.start_refused()
-
-
 def nio_threads(pid):
     """Event loop threads of a worker (NIO names them NIO-ELT-…)."""
     names = [open(f"/proc/{pid}/task/{tid}/comm").read() for tid in os.listdir(f"/proc/{pid}/task")]

@@ -20,26 +20,16 @@ public final class ListenerWorker: @unchecked Sendable {
     public let resumption = SessionResumption()
     /// External components (XEP-0114) of every worker: each worker routes to them.
     public let components: ComponentRegistry
-    private let group: MultiThreadedEventLoopGroup
+    let group: MultiThreadedEventLoopGroup
     private let mailboxes: LoopMailboxes
     private var serverChannel: Channel?
     /// The routing mesh, for listener types that replicate tables of their own.
     public private(set) var mesh: Mesh?
     let logger: Logger
 
-    /// Listener types a worker can serve today. The config of the others is parsed
-    /// and validated, but starting one is refused with a clear message instead of
-    /// binding a port nobody answers on.
-    public static let servedTypes: Set<ListenerType> = [.c2s, .service, .http]
-
-    /// A readable error for each configured listener (or HTTP handler) this build
-    /// cannot serve yet.
+    /// A readable error for each configured HTTP handler this build cannot serve yet.
     public static func unservedListeners(in config: ServerConfig) -> [String] {
         config.listeners.flatMap { listener -> [String] in
-            guard servedTypes.contains(listener.type) else {
-                return ["\(listener.keyPath): \(listener.type.rawValue) listeners are not served by this version of xmppd yet "
-                        + "(served: \(servedTypes.map(\.rawValue).sorted().joined(separator: ", ")))"]
-            }
             return (listener.http?.handlers ?? []).compactMap { handler in
                 let path = "\(listener.keyPath).handlers.\(handler.type)[\(handler.index)]"
                 switch handler.options {
@@ -86,6 +76,8 @@ public final class ListenerWorker: @unchecked Sendable {
         let listener = setup.listener
         let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
         router.addDomainRoute(ComponentRoute(registry: components))
+        let s2s = try makeS2SOutgoing(router: router)
+        router.addDomainRoute(s2s)
         let modules = ModuleRuntime(config: setup.config, router: router, components: components, group: group,
                                     logger: logger)
         router.hooks = modules.hooks
@@ -107,6 +99,15 @@ public final class ListenerWorker: @unchecked Sendable {
                     try pipeline.addHandler(C2SConnection(env: sharedEnv))
                 }
             }
+        case .s2s:
+            let env = makeS2SInboundEnvironment(router: router, modules: modules, outgoing: s2s)
+            let transport = s2sTransportHandlers()
+            initializer = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(transport())
+                    try channel.pipeline.syncOperations.addHandler(S2SInboundConnection(env: env))
+                }
+            }
         case .service:
             let env = try makeComponentEnvironment(router: router)
             let transport = componentTransportHandlers
@@ -119,8 +120,6 @@ public final class ListenerWorker: @unchecked Sendable {
         case .http:
             let http = try makeHTTPListener(router: router, modules: modules)
             initializer = { channel in channel.eventLoop.makeCompletedFuture { try http.initialize(channel) } }
-        default:
-            throw WorkerError.unsupported("\(listener.keyPath): \(listener.type.rawValue) listeners are not served yet")
         }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.autoRead, value: false)
@@ -132,7 +131,7 @@ public final class ListenerWorker: @unchecked Sendable {
         // and most stanzas fit 256 bytes; a larger read doubles the size at once.
         bootstrap = bootstrap.childChannelOption(ChannelOptions.recvAllocator,
                                                  value: AdaptiveRecvByteBufferAllocator(minimum: 256, initial: 256, maximum: 65536))
-        if (listener.c2s?.shaper ?? listener.service?.shaperRule ?? "none") != "none" {
+        if (listener.c2s?.shaper ?? listener.service?.shaperRule ?? listener.s2s?.shaper ?? "none") != "none" {
             // A shaper pauses reads; small reads keep a burst from outrunning it
             // (NIO would otherwise take up to 4 x 64 KiB in one read cycle).
             bootstrap = bootstrap

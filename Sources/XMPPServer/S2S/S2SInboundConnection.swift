@@ -1,0 +1,183 @@
+import Logging
+import NIOCore
+import XMPPConfig
+import XMPPCore
+import XMPPModuleAPI
+import XMPPSASL
+
+/// What inbound server-to-server streams need from their worker.
+struct S2SInboundEnvironment: Sendable {
+    var hosts: Set<String>
+    var config: S2SConfig
+    var keys: DialbackKey
+    var router: StanzaRouter
+    var modules: ModuleRuntime
+    /// Opens the dialback verification connections to authoritative servers.
+    var outgoing: S2SOutgoing
+    var stats: WorkerStats
+    var connections: ConnectionTracker
+    var maxStanzaSize: Int?
+    var hibernateAfter: TimeAmount
+    /// From connect until a first domain is verified (c2s_state_timeout, as for the
+    /// other listeners).
+    var negotiationTimeout: TimeAmount
+    var logger: Logger
+}
+
+/// One inbound server-to-server stream (`[[listen.s2s]]`): RFC 6120's jabber:server
+/// stream, authenticated by Server Dialback (XEP-0220). The peer asks for each
+/// pair of domains with `<db:result/>`; this side checks the key with the peer's
+/// authoritative server and answers valid or invalid. Stanzas are accepted for
+/// verified pairs only. This side also answers `<db:verify/>` for keys its own
+/// outgoing streams sent (any worker of this server made them with the same secret).
+final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Sendable {
+    let env: S2SInboundEnvironment
+    private let streamID = ComponentConnection.hex(SASLCrypto.randomBytes(12))
+    private var headerSent = false
+    /// (local domain, remote domain) pairs the authoritative server confirmed.
+    private var verified: Set<DomainPair> = []
+
+    init(env: S2SInboundEnvironment) {
+        self.env = env
+        var logger = env.logger
+        logger[metadataKey: "s2s"] = "in"
+        super.init(stats: env.stats, countsTransport: true, maxStanzaSize: env.maxStanzaSize,
+                   hibernateAfter: env.hibernateAfter, logger: logger)
+    }
+
+    override func started() {
+        env.connections.add(self, on: context!.eventLoop)
+        startNegotiationTimer(env.negotiationTimeout)
+    }
+
+    override func ended() {
+        env.connections.remove(self)
+    }
+
+    /// RFC 6120 §4.7: `to` must be a served domain; the answer carries our stream id,
+    /// and features only to a peer that speaks XMPP 1.0.
+    override func streamOpened(_ header: XMLStreamHeader) {
+        guard !headerSent else { return failStream("policy-violation", text: "the stream was already opened") }
+        let to = header.attributes["to"]?.lowercased()
+        if let to, !env.hosts.contains(to) {
+            return failStream("host-unknown")
+        }
+        headerSent = true
+        let modern = header.attributes["version"].map { $0.hasPrefix("1.") } ?? false
+        send(streamHeader(from: to, to: nil, id: streamID, version: modern))
+        if modern {
+            send("<stream:features><dialback xmlns='\(DialbackNamespace.feature)'><errors/></dialback></stream:features>")
+        }
+    }
+
+    override func sendHeaderBeforeError() {
+        guard !headerSent else { return }
+        headerSent = true
+        send(streamHeader(from: nil, to: nil, id: streamID, version: true))
+    }
+
+    override func received(_ element: XMLElement) {
+        switch (element.namespace, element.name) {
+        case (DialbackNamespace.dialback, "result"): dialbackResult(element)
+        case (DialbackNamespace.dialback, "verify"): dialbackVerify(element)
+        case (XMPPNamespace.server, "message"), (XMPPNamespace.server, "presence"), (XMPPNamespace.server, "iq"):
+            stanza(element)
+        default:
+            failStream("unsupported-stanza-type")
+        }
+    }
+
+    // MARK: dialback
+
+    /// XEP-0220 §2.1.2: the peer (originating server) asks to send as `from` to `to`.
+    private func dialbackResult(_ request: XMLElement) {
+        guard let from = request[attribute: "from"].flatMap(JID.init), from.local == nil, from.resource == nil,
+              let to = request[attribute: "to"].flatMap(JID.init), to.local == nil, to.resource == nil else {
+            return failStream("improper-addressing")
+        }
+        let pair = DomainPair(local: to.domain, remote: from.domain)
+        guard env.hosts.contains(pair.local) else {
+            return dialbackError(request, pair, "item-not-found", type: "cancel")
+        }
+        guard env.config.allows(pair.remote) else {
+            logger.info("dialback from \(pair.remote) refused by the s2s host policy")
+            return dialbackError(request, pair, "forbidden", type: "auth")
+        }
+        let key = request.text
+        env.outgoing.verify(key: key, pair: pair, streamID: streamID, on: context!.eventLoop) { [weak self] valid in
+            self?.dialbackVerified(pair, valid: valid)
+        }
+    }
+
+    private func dialbackVerified(_ pair: DomainPair, valid: Bool?) {
+        guard !isClosed else { return }
+        guard let valid else {
+            // The authoritative server could not be asked (XEP-0220 §2.4).
+            return send("<db:result from='\(pair.local)' to='\(pair.remote)' type='error'>"
+                        + "<error type='cancel'><remote-server-not-found xmlns='\(XMPPNamespace.stanzas)'/></error></db:result>")
+        }
+        if valid {
+            verified.insert(pair)
+            negotiationFinished()
+            env.stats.authSucceeded()
+            logger.info("\(pair.remote) verified by dialback for \(pair.local)")
+        } else {
+            env.stats.authFailed()
+            logger.info("dialback key of \(pair.remote) for \(pair.local) is invalid")
+        }
+        send("<db:result from='\(pair.local)' to='\(pair.remote)' type='\(valid ? "valid" : "invalid")'/>")
+    }
+
+    private func dialbackError(_ request: XMLElement, _ pair: DomainPair, _ condition: String, type: String) {
+        env.stats.authFailed()
+        send("<db:result from='\(XMLEscaping.escapeAttribute(pair.local))' to='\(XMLEscaping.escapeAttribute(pair.remote))' "
+             + "type='error'><error type='\(type)'><\(condition) xmlns='\(XMPPNamespace.stanzas)'/></error></db:result>")
+    }
+
+    /// XEP-0220 §2.1.3: we are the authoritative server of `to`; was the key ours?
+    private func dialbackVerify(_ request: XMLElement) {
+        guard let from = request[attribute: "from"].flatMap(JID.init), let to = request[attribute: "to"].flatMap(JID.init),
+              let id = request[attribute: "id"] else {
+            return failStream("improper-addressing")
+        }
+        let valid = env.hosts.contains(to.domain)
+            && env.keys.verify(request.text, receiving: from.domain, originating: to.domain, streamID: id)
+        send("<db:verify from='\(XMLEscaping.escapeAttribute(to.domain))' to='\(XMLEscaping.escapeAttribute(from.domain))' "
+             + "id='\(XMLEscaping.escapeAttribute(id))' type='\(valid ? "valid" : "invalid")'/>")
+    }
+
+    // MARK: stanzas
+
+    /// RFC 6120 §8.1.1.2 / §4.9.3: both addresses are required, `to` must be ours and
+    /// `from` a domain verified for it on this stream.
+    private func stanza(_ incoming: XMLElement) {
+        guard let from = incoming[attribute: "from"].flatMap(JID.init),
+              let to = incoming[attribute: "to"].flatMap(JID.init) else {
+            return failStream("improper-addressing")
+        }
+        guard env.hosts.contains(to.domain) else { return failStream("host-unknown") }
+        guard verified.contains(DomainPair(local: to.domain, remote: from.domain)) else {
+            return failStream("invalid-from")
+        }
+        env.stats.stanzaReceived()
+        let stanza = incoming.movingNamespace(XMPPNamespace.server, to: XMPPNamespace.client)
+        let router = env.router
+        if stanza.name == "iq", to.local == nil, to.resource == nil {
+            let type = stanza[attribute: "type"]
+            guard type == "get" || type == "set" else { return env.modules.handleIQResponse(stanza) }
+            return env.modules.dispatchIQ(stanza, from: from, to: to, target: .server) { response in
+                _ = router.route(response, to: from)
+            }
+        }
+        if case .bounce(let error) = router.route(stanza, to: to) { _ = router.route(error, to: from) }
+    }
+
+    /// TrackedConnection: the worker ends this stream (drain deadline, shutdown).
+    func terminate(_ condition: String, allowResumption: Bool) { failStream(condition) }
+}
+
+/// A local domain and a remote one: what dialback authorizes, one direction at a time.
+struct DomainPair: Hashable, Sendable {
+    let local: String
+    let remote: String
+}

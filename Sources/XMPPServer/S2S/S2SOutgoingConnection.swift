@@ -1,0 +1,97 @@
+import Logging
+import NIOCore
+import XMPPCore
+
+/// One outgoing server-to-server stream, to a remote domain's server: opens the
+/// stream, then either authenticates a link for stanzas with `<db:result/>`
+/// (XEP-0220 §2.1.1, key as XEP-0185) or asks that server, as the authoritative
+/// one, whether a key it received is ours to verify (`<db:verify/>`, §2.1.3).
+final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
+    enum Purpose {
+        /// Carries stanzas for the link once dialback says valid.
+        case link(S2SLink)
+        /// Asks the authoritative server about `key`, received on our stream `streamID`.
+        case verify(key: String, streamID: String, done: (Bool?) -> Void)
+    }
+
+    let pair: DomainPair
+    private var purpose: Purpose?
+    private let keys: DialbackKey
+    private let timeout: TimeAmount?
+    private var remoteStreamID: String?
+    private var dialbackSent = false
+
+    init(pair: DomainPair, purpose: Purpose, keys: DialbackKey, timeout: TimeAmount?, stats: WorkerStats, logger: Logger) {
+        self.pair = pair
+        self.purpose = purpose
+        self.keys = keys
+        self.timeout = timeout
+        var logger = logger
+        logger[metadataKey: "s2s"] = "out \(pair.local) -> \(pair.remote)"
+        super.init(stats: stats, countsTransport: false, maxStanzaSize: nil, hibernateAfter: .zero, logger: logger)
+    }
+
+    override func started() {
+        startNegotiationTimer(timeout)
+        send(streamHeader(from: pair.local, to: pair.remote, id: nil, version: true))
+    }
+
+    override func streamOpened(_ header: XMLStreamHeader) {
+        remoteStreamID = header.attributes["id"]
+        // A server older than XMPP 1.0 sends no features: dialback starts at once.
+        if header.attributes["version"] == nil { startDialback() }
+    }
+
+    override func received(_ element: XMLElement) {
+        switch (element.namespace, element.name) {
+        case (XMPPNamespace.stream, "features"):
+            startDialback()
+        case (XMPPNamespace.stream, "error"):
+            logger.info("the remote server ended the stream: \(element.elements.first?.name ?? "?")")
+            close()
+        case (DialbackNamespace.dialback, "result"):
+            guard case .link(let link) = purpose else { return }
+            let valid = element[attribute: "type"] == "valid"
+            if valid { negotiationFinished() } else {
+                logger.info("dialback refused by \(pair.remote): \(element[attribute: "type"] ?? "no type")")
+            }
+            link.dialbackAnswered(self, valid: valid)
+            if !valid { close() }
+        case (DialbackNamespace.dialback, "verify"):
+            guard case .verify(_, _, let done) = purpose else { return }
+            purpose = nil
+            done(element[attribute: "type"] == "valid")
+            send("</stream:stream>")
+            close()
+        default:
+            // An outgoing stream carries stanzas one way (RFC 6120 §4.2.3).
+            logger.debug("ignored <\(element.name)/> on an outgoing stream")
+        }
+    }
+
+    private func startDialback() {
+        guard !dialbackSent, let purpose else { return }
+        dialbackSent = true
+        guard let streamID = remoteStreamID else {
+            logger.info("the remote server sent no stream id: dialback is impossible")
+            return close()
+        }
+        switch purpose {
+        case .link:
+            let key = keys.key(receiving: pair.remote, originating: pair.local, streamID: streamID)
+            send("<db:result from='\(pair.local)' to='\(pair.remote)'>\(key)</db:result>")
+        case .verify(let key, let verifiedStreamID, _):
+            send("<db:verify from='\(pair.local)' to='\(pair.remote)' id='\(XMLEscaping.escapeAttribute(verifiedStreamID))'>"
+                 + "\(XMLEscaping.escapeText(key))</db:verify>")
+        }
+    }
+
+    override func ended() {
+        switch purpose {
+        case .link(let link): link.connectionEnded(self)
+        case .verify(_, _, let done): done(nil)
+        case nil: break
+        }
+        purpose = nil
+    }
+}

@@ -1,0 +1,165 @@
+import Logging
+import NIOCore
+import XMPPCore
+
+/// `jabber:server:dialback` (XEP-0220) and its stream feature.
+enum DialbackNamespace {
+    static let dialback = "jabber:server:dialback"
+    static let feature = "urn:xmpp:features:dialback"
+}
+
+/// What an inbound and an outgoing server-to-server stream share: bytes in through
+/// the streaming parser, events to the subclass, counted writes, stream errors.
+/// Every method runs on the channel's event loop.
+class S2SStream: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let parser: XMLStreamParser
+    let socket: StreamSocket
+    private(set) var context: ChannelHandlerContext?
+    var logger: Logger
+    private(set) var isClosed = false
+    /// Runs from connect until the stream is usable; ends it with connection-timeout.
+    private var negotiationTimer: Scheduled<Void>?
+
+    init(stats: WorkerStats, countsTransport: Bool, maxStanzaSize: Int?, hibernateAfter: TimeAmount, logger: Logger) {
+        parser = XMLStreamParser(maxStanzaSize: maxStanzaSize)
+        socket = StreamSocket(stats: stats, maxQueuedStanzas: nil, hibernateAfter: hibernateAfter, parser: parser,
+                              countsTransport: countsTransport)
+        self.logger = logger
+    }
+
+    // MARK: for subclasses
+
+    func started() {}
+    func streamOpened(_ header: XMLStreamHeader) {}
+    func received(_ element: XMLElement) {}
+    /// The connection is gone, whichever side ended it.
+    func ended() {}
+
+    // MARK: channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        socket.activate(context, mailboxes: nil)
+        started()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        negotiationTimer?.cancel()
+        isClosed = true
+        socket.deactivate()
+        self.context = nil
+        ended()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        socket.readStarted(bytes: buffer.readableBytes)
+        guard !isClosed else { return }
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try parser.feed(bytes) { event in self.handle(event) }
+            }
+        } catch let error as XMLStreamError {
+            logger.info("stream error from the peer's input: \(error)")
+            failStream(error.condition)
+        } catch {
+            failStream("internal-server-error")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        socket.readCompleted()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        socket.writabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.info("connection error: \(error)")
+        close()
+    }
+
+    private func handle(_ event: XMLStreamEvent) {
+        guard !isClosed else { return }
+        switch event {
+        case .streamOpened(let header):
+            guard header.defaultNamespace == XMPPNamespace.server else {
+                return failStream("invalid-namespace", text: "the default namespace must be \(XMPPNamespace.server)")
+            }
+            streamOpened(header)
+        case .element(let element):
+            received(element)
+        case .streamClosed:
+            send("</stream:stream>")
+            close()
+        }
+    }
+
+    // MARK: output
+
+    func send(_ text: String) {
+        socket.write(text)
+    }
+
+    /// A stanza of the rest of the server (jabber:client) as this stream's namespace.
+    func send(stanza: XMLElement) {
+        guard let context else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        stanza.movingNamespace(XMPPNamespace.client, to: XMPPNamespace.server)
+            .serialize(into: &bytes, parentNamespace: XMPPNamespace.server)
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        _ = socket.write(buffer, stanzas: 1)
+    }
+
+    /// The stream header; both directions declare the dialback prefix.
+    func streamHeader(from: String?, to: String?, id: String?, version: Bool) -> String {
+        var header = "<?xml version='1.0'?><stream:stream xmlns='\(XMPPNamespace.server)' "
+        header += "xmlns:stream='\(XMPPNamespace.stream)' xmlns:db='\(DialbackNamespace.dialback)'"
+        if let from { header += " from='\(XMLEscaping.escapeAttribute(from))'" }
+        if let to { header += " to='\(XMLEscaping.escapeAttribute(to))'" }
+        if let id { header += " id='\(id)'" }
+        if version { header += " version='1.0'" }
+        return header + ">"
+    }
+
+    func startNegotiationTimer(_ timeout: TimeAmount?) {
+        guard let timeout, let context else { return }
+        negotiationTimer = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+            self?.negotiationTimedOut()
+        }
+    }
+
+    func negotiationFinished() {
+        negotiationTimer?.cancel()
+        negotiationTimer = nil
+    }
+
+    func negotiationTimedOut() { failStream("connection-timeout") }
+
+    /// Ends the stream with an RFC 6120 §4.9 stream error and closes the connection.
+    func failStream(_ condition: String, text: String? = nil) {
+        guard !isClosed, context != nil else { return }
+        sendHeaderBeforeError()
+        send(StanzaErrors.streamError(condition, text: text) + "</stream:stream>")
+        close()
+    }
+
+    /// An inbound stream answers a header it has not answered yet before an error.
+    func sendHeaderBeforeError() {}
+
+    func close() {
+        guard let context, !isClosed else { return }
+        negotiationTimer?.cancel()
+        isClosed = true
+        context.flush()
+        context.close(promise: nil)
+    }
+}
