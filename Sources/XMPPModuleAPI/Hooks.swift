@@ -26,6 +26,7 @@ public final class Hooks: @unchecked Sendable {
 
     private var userSendPacket = PrioritizedHooks()
     private var userReceivePacket = PrioritizedHooks()
+    private var s2sReceivePacket = PrioritizedHooks()
     private var sessionOpened: [SessionHook] = []
     private var sessionClosed: [SessionHook] = []
     private var userAvailable: [SessionHook] = []
@@ -43,6 +44,11 @@ public final class Hooks: @unchecked Sendable {
     /// A stanza about to be written to a local session. `.handled` drops it.
     public func onUserReceivePacket(priority: Int = Hooks.defaultPriority, _ hook: @escaping StanzaHook) {
         lock.withLock { userReceivePacket.insert(hook, priority: priority) }
+    }
+    /// A stanza from another server (s2s), for a served domain, before routing; the
+    /// JID is its sender. `.handled` stops it.
+    public func onS2SReceivePacket(priority: Int = Hooks.defaultPriority, _ hook: @escaping StanzaHook) {
+        lock.withLock { s2sReceivePacket.insert(hook, priority: priority) }
     }
     /// A resource was bound.
     public func onSessionOpened(_ hook: @escaping SessionHook) { lock.withLock { sessionOpened.append(hook) } }
@@ -76,6 +82,10 @@ public final class Hooks: @unchecked Sendable {
 
     public func runUserReceivePacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
         run(lock.withLock { userReceivePacket.hooks }, session, stanza)
+    }
+
+    public func runS2SReceivePacket(_ sender: JID, _ stanza: XMLElement) -> Verdict {
+        run(lock.withLock { s2sReceivePacket.hooks }, sender, stanza)
     }
 
     public func runSessionOpened(_ session: JID) { for hook in lock.withLock({ sessionOpened }) { hook(session) } }

@@ -9,6 +9,7 @@ import time
 import pytest
 import slixmpp
 
+from prosody_peer import PROSODY, ProsodyPeer
 from raw_stream import RawStream
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for
@@ -17,7 +18,7 @@ S2S_HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:s
               "xmlns:db='jabber:server:dialback' from='{frm}' to='{to}' version='1.0'>")
 
 
-def federated_server(tmp_path, name, s2s_port, peers, extra_s2s=""):
+def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_tls="", generate_certificates=False):
     """A server for `name` with a c2s and an s2s listener; `peers` maps the other
     servers' domains to their s2s ports (s2s.address, as DNS is not used here)."""
     c2s_port = free_port()
@@ -30,13 +31,16 @@ def federated_server(tmp_path, name, s2s_port, peers, extra_s2s=""):
 [[listen.s2s]]
   port = {s2s_port}
   ip_address = "127.0.0.1"
+{listener_tls}
 """, hosts=(name,), extra=f"""
+  generate_certificates = {"true" if generate_certificates else "false"}
 [s2s]
   address = [{addresses}]
   max_retry_delay = 2
 {extra_s2s}
 
 [modules.mod_disco]
+[modules.mod_roster]
 """)
     server.c2s_port, server.s2s_port = c2s_port, s2s_port
     return server
@@ -137,6 +141,22 @@ def test_a_forged_dialback_key_is_refused(federation):
     wait_for(lambda: b.listener(b.s2s_port)["counters"]["authFailures"] >= 1, message="failed dialback counted")
 
 
+def test_dialback_refused_for_our_own_domain_and_denied_ones(tmp_path):
+    b = federated_server(tmp_path, "b.test", free_port(), {}, extra_s2s='  host_policy = [{host = "denied.test", policy = "deny"}]')
+    b.start()
+    try:
+        for claimed, condition in (("b.test", "forbidden"), ("denied.test", "forbidden")):
+            peer = RawStream(b.s2s_port)
+            peer.send(S2S_HEADER.format(frm=claimed, to="b.test"))
+            peer.read_until(b"</stream:features>")
+            peer.send(f"<db:result from='{claimed}' to='b.test'>0123</db:result>")
+            answer = peer.read_until(b"</db:result>")
+            assert f"<db:result from='b.test' to='{claimed}' type='error'>" in answer, answer
+            assert f"<{condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>" in answer
+    finally:
+        b.stop()
+
+
 def test_stream_checks_of_the_s2s_listener(federation):
     _, b = federation
     # A domain this server does not serve.
@@ -188,3 +208,177 @@ def test_authoritative_server_answers_verify_for_its_own_keys(tmp_path):
         assert verify("not-a-key") == "invalid"
     finally:
         a.stop()
+
+
+def start_pair(tmp_path, extra_a="", extra_b="", **options):
+    a_s2s, b_s2s = free_port(), free_port()
+    a = federated_server(tmp_path, "a.test", a_s2s, {"b.test": b_s2s}, extra_s2s=extra_a, **options)
+    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s}, extra_s2s=extra_b, **options)
+    a.start()
+    b.start()
+    a.register("alice", "secret", "a.test")
+    b.register("bob", "secret", "b.test")
+    return a, b
+
+
+def chat_both_ways(a, b):
+    alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
+    bob = Client("bob@b.test/r", "secret", b.c2s_port).wait_session()
+    try:
+        alice.send_message("bob@b.test/r", "over TLS?")
+        assert bob.wait_message()["body"] == "over TLS?"
+        bob.send_message("alice@a.test/r", "over TLS!")
+        assert alice.wait_message()["body"] == "over TLS!"
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_starttls_required_both_ways(tmp_path):
+    """use_starttls = "required" on both: every stream, inbound and outgoing, runs
+    STARTTLS before dialback; certificates generated (generate_certificates)."""
+    tls = '  use_starttls = "required"\n  certfile = "var/s2s.pem"'
+    a, b = start_pair(tmp_path, tls, tls, generate_certificates=True)
+    try:
+        chat_both_ways(a, b)
+        assert "s2s: generated a self-signed certificate" in a.log()
+        # A peer that skips STARTTLS is told it is required and may not dialback.
+        peer = RawStream(b.s2s_port)
+        peer.send(S2S_HEADER.format(frm="a.test", to="b.test"))
+        features = peer.read_until(b"</stream:features>")
+        assert "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>" in features
+        assert "urn:xmpp:features:dialback" not in features
+        peer.send("<db:result from='a.test' to='b.test'>0123</db:result>")
+        assert "policy-violation" in peer.read_to_close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_starttls_required_trusted_checks_certificates(tmp_path):
+    """required_trusted: both sides verify the other's certificate against the s2s
+    listener's tls.cacertfile. Certificates of the test CA work; a server with a
+    self-signed one cannot reach its peer, and its users' stanzas bounce."""
+    from pki import PKI
+    pki = PKI(tmp_path / "pki")
+    certs = {d: pki.issue(d, f"/CN={d}", f"subjectAltName=DNS:{d}") for d in ("a.test", "b.test")}
+    def options(domain):
+        return f'  use_starttls = "required_trusted"\n  certfile = "{certs[domain]}"'
+    a, b = start_pair(tmp_path, options("a.test"), options("b.test"), listener_tls=f'  tls.cacertfile = "{pki.ca}"')
+    try:
+        chat_both_ways(a, b)
+    finally:
+        a.stop()
+        b.stop()
+    # a.test now presents a self-signed certificate: b.test refuses it.
+    untrusted = '  use_starttls = "required_trusted"\n  certfile = "var/self-signed.pem"'
+    a, b = start_pair(tmp_path / "untrusted", untrusted, options("b.test"), listener_tls=f'  tls.cacertfile = "{pki.ca}"',
+                      generate_certificates=True)
+    alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
+    try:
+        alice.send_message("bob@b.test/r", "can you hear me?")
+        error = alice.wait_message(timeout=15)
+        assert error["type"] == "error" and error["error"]["condition"] == "remote-server-not-found"
+    finally:
+        alice.close()
+        a.stop()
+        b.stop()
+
+
+@pytest.mark.skipif(not PROSODY, reason="prosody is installed by scripts/install-deps --for-tests")
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "starttls-required"])
+def test_federation_with_prosody(tmp_path, encrypted):
+    """Prosody (Debian's package) as the peer: its users and ours chat both ways and
+    subscribe to each other's presence, with Prosody's dialback checking our keys and
+    ours checking Prosody's; then with TLS required on both sides (Prosody's default,
+    s2s_require_encryption)."""
+    ours_s2s = free_port()
+    prosody_options = "s2s_require_encryption = false"
+    xmppd_options = ""
+    if encrypted:
+        from pki import PKI
+        pki = PKI(tmp_path / "pki")
+        pki.issue("prosody", "/CN=prosody.example", "subjectAltName=DNS:prosody.example")
+        prosody_options = (f's2s_require_encryption = true\n'
+                           f'ssl = {{ certificate = "{pki.cert("prosody")}"; key = "{pki.key("prosody")}" }}')
+        xmppd_options = '  use_starttls = "required"\n  certfile = "var/s2s.pem"'
+    prosody = ProsodyPeer(tmp_path / "prosody", "prosody.example", {"xmppd.example": ours_s2s}, s2s_options=prosody_options)
+    server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"prosody.example": prosody.s2s_port},
+                              extra_s2s=xmppd_options, generate_certificates=encrypted)
+    try:
+        server.start()
+        server.register("alice", "secret", "xmppd.example")
+        prosody.register("romeo", "secret")
+        alice = Client("alice@xmppd.example/r", "secret", server.c2s_port).wait_session()
+        romeo = Client("romeo@prosody.example/r", "secret", prosody.c2s_port).wait_session()
+        try:
+            alice.send_message("romeo@prosody.example/r", "hello Prosody")
+            message = romeo.wait_message(timeout=20)
+            assert message["body"] == "hello Prosody" and str(message["from"]) == "alice@xmppd.example/r"
+            romeo.send_message("alice@xmppd.example/r", "hello xmppd")
+            reply = alice.wait_message(timeout=20)
+            assert reply["body"] == "hello xmppd" and str(reply["from"]) == "romeo@prosody.example/r"
+            # Subscriptions both ways through Prosody's mod_roster and ours, then presence.
+            subscribe_mutually(alice, romeo, "romeo@prosody.example")
+            assert roster_of(romeo).get("alice@xmppd.example") == "both"
+            available_from(alice, "romeo@prosody.example/r")
+            available_from(romeo, "alice@xmppd.example/r")
+        finally:
+            alice.close()
+            romeo.close()
+        if encrypted:
+            assert "with TLSv1.3" in prosody.log_text() or "TLSv1.3" in prosody.log_text()
+    except BaseException:
+        print(prosody.log_text()[-6000:])
+        print(server.log()[-3000:])
+        raise
+    finally:
+        server.stop()
+        prosody.stop()
+
+
+def roster_of(client):
+    """The client's roster as {bare jid: subscription}, fetched from the server."""
+    async def fetch(xmpp):
+        result = await xmpp.get_roster()
+        return {str(jid): item["subscription"] for jid, item in result["roster"]["items"].items()}
+    return client.run(fetch)
+
+
+def available_from(client, jid):
+    return client.wait_presence(lambda p: str(p["from"]).startswith(jid) and p["type"] in ("available", ""),
+                                what=f"available presence of {jid}", timeout=15)
+
+
+def subscribe_mutually(alice, bob, bob_jid):
+    """alice asks bob; bob's slixmpp approves and asks back (auto_authorize,
+    auto_subscribe), which alice's approves: both ways subscribed."""
+    alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence_subscription(pto=bob_jid))
+    wait_for(lambda: roster_of(alice).get(bob_jid) == "both", timeout=20, interval=0.3,
+             message=f"{bob_jid} subscribed both ways")
+
+
+def test_subscriptions_and_presence_across_servers(federation):
+    """RFC 6121 between users of two servers: the subscription flow runs through both
+    servers' roster modules (the remote half as inbound processing), presence follows
+    the subscriptions, and a login probes contacts on the other server."""
+    a, b = federation
+    alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
+    bob = Client("bob@b.test/r", "secret", b.c2s_port).wait_session()
+    try:
+        subscribe_mutually(alice, bob, "bob@b.test")
+        assert roster_of(bob).get("alice@a.test") == "both"
+        available_from(alice, "bob@b.test/r")
+        available_from(bob, "alice@a.test/r")
+        # Going offline is broadcast to the subscriber on the other server.
+        alice.close()
+        bob.wait_presence(lambda p: str(p["from"]) == "alice@a.test/r" and p["type"] == "unavailable",
+                          what="alice's unavailable", timeout=15)
+        # Coming back: a.test probes bob's server, which answers with his presence,
+        # and bob sees alice again.
+        alice = Client("alice@a.test/r2", "secret", a.c2s_port).wait_session()
+        available_from(alice, "bob@b.test/r")
+        available_from(bob, "alice@a.test/r2")
+    finally:
+        alice.close()
+        bob.close()

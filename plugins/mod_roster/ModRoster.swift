@@ -35,6 +35,10 @@ public final class ModRoster: ServerModule, @unchecked Sendable {
             guard let self, stanza.name == "presence" else { return .pass }
             return self.userSentPresence(stanza, from: session)
         }
+        host.hooks.onS2SReceivePacket { [weak self] sender, stanza in
+            guard let self, stanza.name == "presence" else { return .pass }
+            return self.remotePresence(stanza, from: sender)
+        }
         host.hooks.onUserAvailable { [weak self] session in self?.userBecameAvailable(session) }
         host.hooks.onSessionClosed { [weak self] session in self?.sessionClosed(session) }
     }

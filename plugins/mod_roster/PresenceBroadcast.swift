@@ -55,6 +55,36 @@ extension ModRoster {
         }
     }
 
+    /// Presence from a user of another server (s2s): subscription requests and answers
+    /// change the local recipient's row (the inbound half of §3); probes are answered
+    /// for contacts the recipient shares its presence with (§4.3.2).
+    func remotePresence(_ presence: XMLElement, from sender: JID) -> Hooks.Verdict {
+        guard let recipient = presence[attribute: "to"].flatMap(JID.init)?.bare else { return .pass }
+        let type = presence[attribute: "type"]
+        if let subscriptionType = type.flatMap(SubscriptionType.init(rawValue:)) {
+            var stanza = presence
+            stanza[attribute: "from"] = sender.bare.description
+            stanza[attribute: "to"] = recipient.description
+            let inbound = stanza
+            store.change(owner: sender.bare, contact: recipient, { pair, effects in
+                guard pair.recipientIsLocal else { return nil }
+                SubscriptionMachine.processInbound(subscriptionType, stanza: inbound, &pair, &effects)
+                return nil
+            }, done: { [weak self] outcome in
+                if case .changed(let effects) = outcome { self?.perform(effects) }
+            })
+            return .handled
+        }
+        if type == "probe" {
+            store.subscription(of: recipient, to: sender.bare) { [weak self] subscription in
+                guard subscription.hasFrom, let self else { return }
+                self.perform([.presences(of: recipient, to: sender)])
+            }
+            return .handled
+        }
+        return .pass
+    }
+
     /// §4.3: a client's own probe is answered when the user may see the contact.
     private func probe(_ contact: JID, for session: JID) {
         store.subscription(of: session.bare, to: contact) { [weak self] subscription in
@@ -73,11 +103,17 @@ extension ModRoster {
     }
 
     /// Initial presence: the presence of every contact the user sees (the answers
-    /// to the probes of §4.2.2), then the subscription requests left unanswered.
+    /// to the probes of §4.2.2: contacts on other servers get a real probe, from the
+    /// user's bare JID), then the subscription requests left unanswered.
     func userBecameAvailable(_ session: JID) {
         store.login(of: session.bare) { [weak self] seen, pending in
             guard let self else { return }
-            self.perform(seen.map { .presences(of: $0, to: session) })
+            let hosts = Set(self.host.hosts)
+            self.perform(seen.filter { hosts.contains($0.domain) }.map { .presences(of: $0, to: session) })
+            for contact in seen where !hosts.contains(contact.domain) {
+                self.host.route(XMLElement(name: "presence", namespace: XMPPNamespace.client, attributes: [
+                    "type": "probe", "from": session.bare.description, "to": contact.description]))
+            }
             for var request in pending {
                 request[attribute: "to"] = session.description
                 self.host.route(request)

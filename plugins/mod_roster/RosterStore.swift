@@ -44,13 +44,13 @@ final class RosterStore: @unchecked Sendable {
         }
     }
 
-    /// Contacts of `owner` whose subscription satisfies `matches` (broadcast targets,
-    /// probe answers), restricted to the served domains.
+    /// Contacts of `owner` whose subscription satisfies `matches` (broadcast targets),
+    /// here or on other servers.
     func contacts(of owner: JID, where matches: @escaping @Sendable (Subscription) -> Bool,
                   done: @escaping @Sendable ([JID]) -> Void) {
         queue.async { [self] in
             let items = (try? rows(of: owner, subscribedOnly: true)) ?? []
-            let contacts = items.filter { matches($0.subscription) && hosts.contains($0.contact.domain) }.map(\.contact)
+            let contacts = items.filter { matches($0.subscription) }.map(\.contact)
             done(contacts)
         }
     }
@@ -60,7 +60,7 @@ final class RosterStore: @unchecked Sendable {
     func login(of owner: JID, done: @escaping @Sendable (_ seen: [JID], _ pending: [XMLElement]) -> Void) {
         queue.async { [self] in
             let items = (try? rows(of: owner)) ?? []
-            let seen = items.filter { $0.subscription.hasTo && hosts.contains($0.contact.domain) }.map(\.contact)
+            let seen = items.filter { $0.subscription.hasTo }.map(\.contact)
             let pending = items.compactMap { $0.pendingIn.flatMap { XMLElement.parseStored($0).first } }
             done(seen, pending)
         }
@@ -82,18 +82,20 @@ final class RosterStore: @unchecked Sendable {
         case failed
     }
 
-    /// Loads both rows of `owner`↔`contact`, lets `body` change them, writes them back
-    /// and bumps each owner's version whose roster changed, in one transaction. The
-    /// effects start with roster pushes for every visible change.
+    /// Loads both rows of `owner`↔`contact` (those of local accounts: a user of another
+    /// server has no row here), lets `body` change them, writes them back and bumps
+    /// each owner's version whose roster changed, in one transaction. The effects
+    /// start with roster pushes for every visible change.
     func change(owner: JID, contact: JID,
                 _ body: @escaping @Sendable (inout RosterPair, inout [RosterEffect]) -> Outcome?,
                 done: @escaping @Sendable (Outcome) -> Void) {
         queue.async { [self] in
             do {
                 let outcome: Outcome = try database.transaction {
+                    let senderLocal = try isAccount(owner)
                     let local = try isAccount(contact)
-                    var pair = RosterPair(sender: owner, recipient: contact, recipientIsLocal: local,
-                                          senderItem: try load(owner, contact),
+                    var pair = RosterPair(sender: owner, recipient: contact, senderIsLocal: senderLocal, recipientIsLocal: local,
+                                          senderItem: senderLocal ? try load(owner, contact) : nil,
                                           recipientItem: local ? try load(contact, owner) : nil)
                     let before = pair
                     var effects: [RosterEffect] = []
@@ -101,7 +103,7 @@ final class RosterStore: @unchecked Sendable {
                     // Pushes first: a client learns the new state before the presence
                     // that follows from it (RFC 6121 §3.1.6 pushes, then delivers).
                     var pushes: [RosterEffect] = []
-                    if let push = try save(owner, before.senderItem, pair.senderItem, contact: contact) {
+                    if senderLocal, let push = try save(owner, before.senderItem, pair.senderItem, contact: contact) {
                         pushes.append(push)
                     }
                     if local, let push = try save(contact, before.recipientItem, pair.recipientItem, contact: owner) {

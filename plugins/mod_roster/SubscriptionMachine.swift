@@ -18,10 +18,13 @@ enum RosterEffect: Sendable {
 }
 
 /// Both rows a subscription presence touches: the sender's item for the recipient
-/// and, when the recipient is a local account, the recipient's item for the sender.
+/// and the recipient's item for the sender, each when its owner is a local account.
 struct RosterPair: Sendable {
     let sender: JID
     let recipient: JID
+    /// False for a presence from a user of another server (s2s): only the inbound
+    /// half runs, on the recipient's row.
+    let senderIsLocal: Bool
     /// The recipient is an account of a served domain: its row is processed here, in
     /// the same transaction (otherwise the stanza is only routed).
     let recipientIsLocal: Bool
@@ -91,6 +94,18 @@ enum SubscriptionMachine {
         }
     }
 
+    /// A subscription presence from a user of another server to a local account:
+    /// the inbound processing alone (the outbound half ran at the sender's server).
+    static func processInbound(_ type: SubscriptionType, stanza: XMLElement, _ pair: inout RosterPair,
+                               _ effects: inout [RosterEffect]) {
+        switch type {
+        case .subscribe: inboundSubscribe(stanza, &pair, &effects)
+        case .subscribed: inboundSubscribed(stanza, &pair, &effects)
+        case .unsubscribe: inboundUnsubscribe(stanza, &pair, &effects)
+        case .unsubscribed: inboundUnsubscribed(stanza, &pair, &effects)
+        }
+    }
+
     /// Roster removal (§2.5.2): cancels both directions, then forgets the item.
     static func remove(_ pair: inout RosterPair, _ effects: inout [RosterEffect]) {
         guard let item = pair.senderItem else { return }
@@ -137,7 +152,10 @@ enum SubscriptionMachine {
 
     private static func approveOnBehalf(_ pair: inout RosterPair, _ effects: inout [RosterEffect]) {
         let subscribed = presence(.subscribed, from: pair.recipient, to: pair.sender)
-        if var item = pair.senderItem, item.ask, !item.subscription.hasTo {
+        if !pair.senderIsLocal {
+            // The sender's server updates its row when this reaches it.
+            effects.append(.route(subscribed))
+        } else if var item = pair.senderItem, item.ask, !item.subscription.hasTo {
             item.subscription = item.subscription.with(to: true)
             item.ask = false
             pair.senderItem = item

@@ -4,6 +4,7 @@ import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
 import XMPPSASL
+import XMPPTLS
 
 /// What inbound server-to-server streams need from their worker.
 struct S2SInboundEnvironment: Sendable {
@@ -14,6 +15,9 @@ struct S2SInboundEnvironment: Sendable {
     var modules: ModuleRuntime
     /// Opens the dialback verification connections to authoritative servers.
     var outgoing: S2SOutgoing
+    /// STARTTLS (`s2s.use_starttls` other than "false"), and whether it is required.
+    var tls: TLSContext?
+    var tlsRequired: Bool
     var stats: WorkerStats
     var connections: ConnectionTracker
     var maxStanzaSize: Int?
@@ -65,10 +69,22 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         headerSent = true
         let modern = header.attributes["version"].map { $0.hasPrefix("1.") } ?? false
         send(streamHeader(from: to, to: nil, id: streamID, version: modern))
-        if modern {
-            send("<stream:features><dialback xmlns='\(DialbackNamespace.feature)'><errors/></dialback></stream:features>")
-        }
+        if modern { send(features) }
     }
+
+    /// STARTTLS until it is done (required: nothing else), then dialback.
+    private var features: String {
+        var out = "<stream:features>"
+        if env.tls != nil, !tlsActive {
+            out += "<starttls xmlns='\(XMPPNamespace.tls)'>\(env.tlsRequired ? "<required/>" : "")</starttls>"
+        }
+        if !tlsMissing {
+            out += "<dialback xmlns='\(DialbackNamespace.feature)'><errors/></dialback>"
+        }
+        return out + "</stream:features>"
+    }
+
+    private var tlsMissing: Bool { env.tlsRequired && !tlsActive }
 
     override func sendHeaderBeforeError() {
         guard !headerSent else { return }
@@ -77,6 +93,8 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
     }
 
     override func received(_ element: XMLElement) {
+        if element.namespace == XMPPNamespace.tls, element.name == "starttls" { return startTLS() }
+        if tlsMissing { return failStream("policy-violation", text: "Use of STARTTLS required") }
         switch (element.namespace, element.name) {
         case (DialbackNamespace.dialback, "result"): dialbackResult(element)
         case (DialbackNamespace.dialback, "verify"): dialbackVerify(element)
@@ -85,6 +103,19 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         default:
             failStream("unsupported-stanza-type")
         }
+    }
+
+    /// RFC 6120 §5.4.2.3: `<proceed/>` in plaintext, then TLS, and the peer opens a
+    /// new stream over it.
+    private func startTLS() {
+        guard let tls = env.tls, !tlsActive else {
+            send("<failure xmlns='\(XMPPNamespace.tls)'/></stream:stream>")
+            return close()
+        }
+        send("<proceed xmlns='\(XMPPNamespace.tls)'/>")
+        guard startTLS(tls) else { return }
+        headerSent = false
+        verified = []
     }
 
     // MARK: dialback
@@ -97,11 +128,15 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         }
         let pair = DomainPair(local: to.domain, remote: from.domain)
         guard env.hosts.contains(pair.local) else {
-            return dialbackError(request, pair, "item-not-found", type: "cancel")
+            return dialbackError(pair, "item-not-found", type: "cancel")
+        }
+        guard !env.hosts.contains(pair.remote) else {
+            // Our own domain, from outside: never valid.
+            return dialbackError(pair, "forbidden", type: "auth")
         }
         guard env.config.allows(pair.remote) else {
             logger.info("dialback from \(pair.remote) refused by the s2s host policy")
-            return dialbackError(request, pair, "forbidden", type: "auth")
+            return dialbackError(pair, "forbidden", type: "auth")
         }
         let key = request.text
         env.outgoing.verify(key: key, pair: pair, streamID: streamID, on: context!.eventLoop) { [weak self] valid in
@@ -113,8 +148,8 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         guard !isClosed else { return }
         guard let valid else {
             // The authoritative server could not be asked (XEP-0220 §2.4).
-            return send("<db:result from='\(pair.local)' to='\(pair.remote)' type='error'>"
-                        + "<error type='cancel'><remote-server-not-found xmlns='\(XMPPNamespace.stanzas)'/></error></db:result>")
+            return sendDialback("result", from: pair.local, to: pair.remote, type: "error",
+                                error: ("remote-server-not-found", "cancel"))
         }
         if valid {
             verified.insert(pair)
@@ -125,13 +160,12 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
             env.stats.authFailed()
             logger.info("dialback key of \(pair.remote) for \(pair.local) is invalid")
         }
-        send("<db:result from='\(pair.local)' to='\(pair.remote)' type='\(valid ? "valid" : "invalid")'/>")
+        sendDialback("result", from: pair.local, to: pair.remote, type: valid ? "valid" : "invalid")
     }
 
-    private func dialbackError(_ request: XMLElement, _ pair: DomainPair, _ condition: String, type: String) {
+    private func dialbackError(_ pair: DomainPair, _ condition: String, type: String) {
         env.stats.authFailed()
-        send("<db:result from='\(XMLEscaping.escapeAttribute(pair.local))' to='\(XMLEscaping.escapeAttribute(pair.remote))' "
-             + "type='error'><error type='\(type)'><\(condition) xmlns='\(XMPPNamespace.stanzas)'/></error></db:result>")
+        sendDialback("result", from: pair.local, to: pair.remote, type: "error", error: (condition, type))
     }
 
     /// XEP-0220 §2.1.3: we are the authoritative server of `to`; was the key ours?
@@ -142,8 +176,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         }
         let valid = env.hosts.contains(to.domain)
             && env.keys.verify(request.text, receiving: from.domain, originating: to.domain, streamID: id)
-        send("<db:verify from='\(XMLEscaping.escapeAttribute(to.domain))' to='\(XMLEscaping.escapeAttribute(from.domain))' "
-             + "id='\(XMLEscaping.escapeAttribute(id))' type='\(valid ? "valid" : "invalid")'/>")
+        sendDialback("verify", from: to.domain, to: from.domain, id: id, type: valid ? "valid" : "invalid")
     }
 
     // MARK: stanzas
@@ -162,6 +195,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         env.stats.stanzaReceived()
         let stanza = incoming.movingNamespace(XMPPNamespace.server, to: XMPPNamespace.client)
         let router = env.router
+        if router.hooks?.runS2SReceivePacket(from, stanza) == .handled { return }
         if stanza.name == "iq", to.local == nil, to.resource == nil {
             let type = stanza[attribute: "type"]
             guard type == "get" || type == "set" else { return env.modules.handleIQResponse(stanza) }

@@ -1,5 +1,6 @@
 import NIOCore
 import XMPPConfig
+import XMPPTLS
 import XMPPTransport
 
 extension ListenerWorker {
@@ -9,7 +10,8 @@ extension ListenerWorker {
         let secret = try DialbackKey.secret(configured: config.s2s.shared, stateDirectory: config.stateDirectory)
         var logger = self.logger
         logger[metadataKey: "s2s"] = "out"
-        let outgoing = S2SOutgoing(config: config, keys: DialbackKey(secret: secret), group: group, logger: logger)
+        let outgoing = S2SOutgoing(config: config, keys: DialbackKey(secret: secret), tls: try S2STLS.make(config), group: group,
+                                   logger: logger)
         outgoing.router = router
         return outgoing
     }
@@ -43,11 +45,42 @@ extension ListenerWorker {
             router: router,
             modules: modules,
             outgoing: outgoing,
+            tls: outgoing.tls.server,
+            tlsRequired: outgoing.tls.required,
             stats: stats,
             connections: connections,
             maxStanzaSize: setup.listener.xmpp?.maxStanzaSize,
             hibernateAfter: .milliseconds(Int64(setup.listener.xmpp?.hibernateAfterMs ?? 0)),
             negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
             logger: logger)
+    }
+}
+
+/// STARTTLS for server-to-server streams, from `s2s.use_starttls` and `s2s.certfile`
+/// (and the s2s listener's `tls` table: CA file, DH parameters, ciphers).
+struct S2STLS: Sendable {
+    /// Inbound streams (the s2s listener); nil when STARTTLS is off.
+    var server: TLSContext?
+    /// Outgoing streams: presents `certfile` too, for a peer that verifies it.
+    var client: TLSContext?
+    /// "required" and "required_trusted": no dialback or stanzas without TLS.
+    var required: Bool
+
+    static let off = S2STLS(server: nil, client: nil, required: false)
+
+    /// "required_trusted" verifies the peer's certificate both ways, against the s2s
+    /// listener's `tls.cacertfile` (or the system's CAs when it has none).
+    static func make(_ config: ServerConfig) throws -> S2STLS {
+        let s2s = config.s2s
+        guard s2s.useStartTLS != .disabled, let certfile = s2s.certfile else { return .off }
+        let trusted = s2s.useStartTLS == .requiredTrusted
+        let listenerTLS = config.listeners.lazy.compactMap { $0.s2s?.tls }.first ?? S2STLSOptions()
+        var server = TLSConfiguration.s2s(listenerTLS, certfile: certfile)
+        server.verification = trusted ? .peer : .none
+        let client = TLSConfiguration(role: .client, certificateChainFile: certfile, caFile: listenerTLS.cacertfile,
+                                      cipherString: s2s.ciphers, verification: trusted ? .peer : .none)
+        let base = config.xmppd.configDirectory
+        return S2STLS(server: try TLSContext(server, baseDirectory: base), client: try TLSContext(client, baseDirectory: base),
+                      required: s2s.useStartTLS != .optional)
     }
 }

@@ -20,6 +20,7 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
     let config: S2SConfig
     let hosts: Set<String>
     let keys: DialbackKey
+    let tls: S2STLS
     let logger: Logger
     /// Set by the worker once the router exists (the router holds this route).
     weak var router: StanzaRouter?
@@ -29,8 +30,9 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
     private let lock = NIOLock()
     private var links: [DomainPair: S2SLink] = [:]
 
-    init(config: ServerConfig, keys: DialbackKey, group: EventLoopGroup, logger: Logger) {
+    init(config: ServerConfig, keys: DialbackKey, tls: S2STLS, group: EventLoopGroup, logger: Logger) {
         self.config = config.s2s
+        self.tls = tls
         self.hosts = Set(config.hosts)
         self.keys = keys
         self.group = group
@@ -101,14 +103,14 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
                                                          description: "no address of \(pair.remote) accepted a connection"))
         }
         let timeout = config.connectionTimeoutMs.map { TimeAmount.milliseconds(Int64($0)) }
-        let (keys, stats, logger) = (self.keys, self.stats, self.logger)
+        let (keys, tls, stats, logger) = (self.keys, self.tls, self.stats, self.logger)
         return ClientBootstrap(group: loop)
             .connectTimeout(timeout ?? .hours(24))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        S2SOutgoingConnection(pair: pair, purpose: purpose, keys: keys, timeout: timeout ?? .seconds(60),
+                        S2SOutgoingConnection(pair: pair, purpose: purpose, keys: keys, tls: tls, timeout: timeout ?? .seconds(60),
                                               stats: stats, logger: logger))
                 }
             }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import XMPPCore
+import XMPPTLS
 
 /// One outgoing server-to-server stream, to a remote domain's server: opens the
 /// stream, then either authenticates a link for stanzas with `<db:result/>`
@@ -18,11 +19,14 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
     private var purpose: Purpose?
     private let keys: DialbackKey
     private let timeout: TimeAmount?
+    private let tls: S2STLS
     private var remoteStreamID: String?
     private var dialbackSent = false
 
-    init(pair: DomainPair, purpose: Purpose, keys: DialbackKey, timeout: TimeAmount?, stats: WorkerStats, logger: Logger) {
+    init(pair: DomainPair, purpose: Purpose, keys: DialbackKey, tls: S2STLS, timeout: TimeAmount?, stats: WorkerStats,
+         logger: Logger) {
         self.pair = pair
+        self.tls = tls
         self.purpose = purpose
         self.keys = keys
         self.timeout = timeout
@@ -45,7 +49,21 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
     override func received(_ element: XMLElement) {
         switch (element.namespace, element.name) {
         case (XMPPNamespace.stream, "features"):
+            if !tlsActive, tls.client != nil, element.child("starttls", namespace: XMPPNamespace.tls) != nil {
+                return send("<starttls xmlns='\(XMPPNamespace.tls)'/>")
+            }
+            if tls.required, !tlsActive {
+                logger.info("\(pair.remote) does not offer STARTTLS, which use_starttls requires")
+                return close()
+            }
             startDialback()
+        case (XMPPNamespace.tls, "proceed"):
+            guard let context = tls.client, startTLS(context, serverHostname: pair.remote) else { return close() }
+            remoteStreamID = nil
+            send(streamHeader(from: pair.local, to: pair.remote, id: nil, version: true))
+        case (XMPPNamespace.tls, "failure"):
+            logger.info("\(pair.remote) refused STARTTLS")
+            close()
         case (XMPPNamespace.stream, "error"):
             logger.info("the remote server ended the stream: \(element.elements.first?.name ?? "?")")
             close()
@@ -79,10 +97,9 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
         switch purpose {
         case .link:
             let key = keys.key(receiving: pair.remote, originating: pair.local, streamID: streamID)
-            send("<db:result from='\(pair.local)' to='\(pair.remote)'>\(key)</db:result>")
+            sendDialback("result", from: pair.local, to: pair.remote, key: key)
         case .verify(let key, let verifiedStreamID, _):
-            send("<db:verify from='\(pair.local)' to='\(pair.remote)' id='\(XMLEscaping.escapeAttribute(verifiedStreamID))'>"
-                 + "\(XMLEscaping.escapeText(key))</db:verify>")
+            sendDialback("verify", from: pair.local, to: pair.remote, id: verifiedStreamID, key: key)
         }
     }
 

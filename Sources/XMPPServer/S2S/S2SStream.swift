@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import XMPPCore
+import XMPPTLS
 
 /// `jabber:server:dialback` (XEP-0220) and its stream feature.
 enum DialbackNamespace {
@@ -20,6 +21,8 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
     private(set) var context: ChannelHandlerContext?
     var logger: Logger
     private(set) var isClosed = false
+    /// STARTTLS done: the stream runs over TLS.
+    private(set) var tlsActive = false
     /// Runs from connect until the stream is usable; ends it with connection-timeout.
     private var negotiationTimer: Scheduled<Void>?
 
@@ -119,6 +122,23 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
         _ = socket.write(buffer, stanzas: 1)
     }
 
+    /// A dialback element (`name` is "result" or "verify"), in the `db` prefix both
+    /// directions declare; `error` is a stanza error condition for type='error'.
+    func sendDialback(_ name: String, from: String, to: String, id: String? = nil, type: String? = nil,
+                      key: String? = nil, error: (condition: String, type: String)? = nil) {
+        var out = "<db:\(name) from='\(XMLEscaping.escapeAttribute(from))' to='\(XMLEscaping.escapeAttribute(to))'"
+        if let id { out += " id='\(XMLEscaping.escapeAttribute(id))'" }
+        if let type { out += " type='\(type)'" }
+        if let key {
+            out += ">\(XMLEscaping.escapeText(key))</db:\(name)>"
+        } else if let error {
+            out += "><error type='\(error.type)'><\(error.condition) xmlns='\(XMPPNamespace.stanzas)'/></error></db:\(name)>"
+        } else {
+            out += "/>"
+        }
+        send(out)
+    }
+
     /// The stream header; both directions declare the dialback prefix.
     func streamHeader(from: String?, to: String?, id: String?, version: Bool) -> String {
         var header = "<?xml version='1.0'?><stream:stream xmlns='\(XMPPNamespace.server)' "
@@ -128,6 +148,23 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
         if let id { header += " id='\(id)'" }
         if version { header += " version='1.0'" }
         return header + ">"
+    }
+
+    /// RFC 6120 §5.4.3.3: TLS under the stream from the next byte on, and a new
+    /// stream over it. False when the handler cannot be added (the connection closes).
+    func startTLS(_ tls: TLSContext, serverHostname: String? = nil) -> Bool {
+        guard let context else { return false }
+        context.flush()
+        do {
+            try context.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls, serverHostname: serverHostname),
+                                                           position: .before(self))
+        } catch {
+            close()
+            return false
+        }
+        tlsActive = true
+        parser.reset()
+        return true
     }
 
     func startNegotiationTimer(_ timeout: TimeAmount?) {

@@ -26,18 +26,37 @@ public enum ListenerTLSMaterial {
         for listener in config.listeners {
             let usesTLS = listener.http?.tls != nil || listener.c2s?.tls.mode != nil
             guard usesTLS else { continue }
-            if let certfile = generatableCertificate(listener), config.xmppd.generateCertificates,
-               case let path = resolve(certfile, config), !FileManager.default.fileExists(atPath: path) {
-                if checkOnly { continue }
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
-                try SelfSignedCertificate.generate(hosts: config.hosts, certificatePath: path)
-                logger?.notice("\(listener.keyPath): generated a self-signed certificate for \(config.hosts.joined(separator: ", ")) at \(path)")
+            if let certfile = generatableCertificate(listener),
+               try generateIfMissing(certfile, for: listener.keyPath, config, logger: logger, checkOnly: checkOnly) == .wouldGenerate {
+                continue
             }
             do { _ = try context(for: listener, in: config) } catch {
                 throw TLSMaterialError(description: "\(listener.keyPath).tls: \(error)")
             }
         }
+        // s2s STARTTLS: one certificate for both directions.
+        if config.s2s.useStartTLS != .disabled, let certfile = config.s2s.certfile {
+            if try generateIfMissing(certfile, for: "s2s", config, logger: logger, checkOnly: checkOnly) == .wouldGenerate { return }
+            do { _ = try S2STLS.make(config) } catch {
+                throw TLSMaterialError(description: "s2s.certfile: \(error)")
+            }
+        }
+    }
+
+    private enum Generation { case notNeeded, generated, wouldGenerate }
+
+    /// With `[xmppd] generate_certificates`, a self-signed certificate for the served
+    /// hosts where `certfile` is missing (with `checkOnly`, only whether it would be).
+    private static func generateIfMissing(_ certfile: String, for owner: String, _ config: ServerConfig, logger: Logger?,
+                                          checkOnly: Bool) throws -> Generation {
+        let path = resolve(certfile, config)
+        guard config.xmppd.generateCertificates, !FileManager.default.fileExists(atPath: path) else { return .notNeeded }
+        if checkOnly { return .wouldGenerate }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        try SelfSignedCertificate.generate(hosts: config.hosts, certificatePath: path)
+        logger?.notice("\(owner): generated a self-signed certificate for \(config.hosts.joined(separator: ", ")) at \(path)")
+        return .generated
     }
 
     /// The certificate file `generate_certificates` may create for a listener: one PEM
