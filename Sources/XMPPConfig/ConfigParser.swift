@@ -174,10 +174,10 @@ struct ConfigParser {
             return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory), configDirectory: baseDirectory)
         }
         try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates", "worker_threads",
-                                   "compact_tls_sessions"])
+                                   "compact_tls_sessions", "dns_servers"])
         let stateDir = try daemon.string("state_dir", expected: "a directory path") ?? "../var"
         guard !stateDir.isEmpty else { throw daemon.badValue("state_dir", .string(stateDir), "a directory path") }
-        return DaemonConfig(
+        var config = DaemonConfig(
             stateDirectory: Paths.absolute(stateDir, relativeTo: baseDirectory),
             drainTimeoutMs: try daemon.int("drain_timeout", .nonNegative) ?? 30_000,
             workerRestartBackoffMs: try daemon.int("worker_restart_backoff", .positive) ?? 500,
@@ -185,6 +185,32 @@ struct ConfigParser {
             workerThreads: try daemon.int("worker_threads", .positive),
             compactTLSSessions: try daemon.bool("compact_tls_sessions") ?? true,
             configDirectory: baseDirectory)
+        for (n, entry) in (try daemon.stringArray("dns_servers", expected: "an array of \"ip\" or \"ip:port\" strings") ?? []).enumerated() {
+            guard let server = Self.dnsServer(entry) else {
+                throw daemon.ctx.error(daemon.keyPath("dns_servers") + "[\(n + 1)]",
+                                       "found \(quoted(entry)), expected an IP address, \"ip:port\" or \"[ipv6]:port\"")
+            }
+            config.dnsServers.append(server)
+        }
+        return config
+    }
+
+    /// "192.0.2.1", "192.0.2.1:5353", "2001:db8::1" or "[2001:db8::1]:5353".
+    static func dnsServer(_ text: String) -> S2SConfig.Address? {
+        if let ip = IPAddress.parse(text) { return S2SConfig.Address(ipAddress: ip.address, port: nil) }
+        let host: Substring, port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            guard text[close...].hasPrefix("]:") else { return nil }
+            port = text[text.index(close, offsetBy: 2)...]
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        } else {
+            return nil
+        }
+        guard let ip = IPAddress.parse(String(host)), let number = Int(port), (1...65535).contains(number) else { return nil }
+        return S2SConfig.Address(ipAddress: ip.address, port: number)
     }
 }
 

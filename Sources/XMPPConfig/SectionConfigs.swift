@@ -138,6 +138,9 @@ public struct DaemonConfig: Codable, Equatable, Hashable, Sendable {
     /// Directory of the config file: relative paths in listener options (tls.*) are
     /// resolved against it.
     public var configDirectory: String
+    /// `dns_servers`: where outgoing s2s looks up SRV records ("ip" or "ip:port", IPv6
+    /// in brackets with a port); empty = the nameservers of /etc/resolv.conf.
+    public var dnsServers: [S2SConfig.Address] = []
 
     public init(stateDirectory: String, drainTimeoutMs: Int = 30_000, workerRestartBackoffMs: Int = 500,
                 generateCertificates: Bool = false, workerThreads: Int? = nil, compactTLSSessions: Bool = true,

@@ -82,4 +82,19 @@ final class S2SConfigTests: XCTestCase {
                     contains: ["unknown key (known keys: port, ip_versions, connection_timeout)"])
         assertError(generalHeader + "[s2s]\n  shared = \"\"\n", line: 4, keyPath: "s2s.shared", contains: ["a non-empty string"])
     }
+
+    func testDNSServers() throws {
+        let config = try parse(generalHeader + """
+        [xmppd]
+          dns_servers = ["192.0.2.1", "127.0.0.1:5353", "[::1]:53", "2001:db8::1"]
+        """)
+        XCTAssertEqual(config.xmppd.dnsServers, [S2SConfig.Address(ipAddress: "192.0.2.1"),
+                                                 S2SConfig.Address(ipAddress: "127.0.0.1", port: 5353),
+                                                 S2SConfig.Address(ipAddress: "::1", port: 53),
+                                                 S2SConfig.Address(ipAddress: "2001:db8::1")])
+        assertError(generalHeader + "[xmppd]\n  dns_servers = [\"localhost:53\"]\n", line: 4, keyPath: "xmppd.dns_servers[1]",
+                    contains: ["expected an IP address, \"ip:port\" or \"[ipv6]:port\""])
+        assertError(generalHeader + "[xmppd]\n  dns_servers = [\"127.0.0.1:0\"]\n", line: 4, keyPath: "xmppd.dns_servers[1]",
+                    contains: ["found \"127.0.0.1:0\""])
+    }
 }

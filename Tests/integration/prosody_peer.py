@@ -17,10 +17,12 @@ PROSODYCTL = shutil.which("prosodyctl")
 
 class StaticZone(BaseResolver):
     """Answers SRV _xmpp-server._tcp.<domain> and A <domain> for the domains it is
-    given (all on 127.0.0.1)."""
+    given (all on 127.0.0.1). srv_target names the SRV records' target instead of the
+    domain itself; a domain whose port is None gets the record "." (no service)."""
 
-    def __init__(self, servers):
+    def __init__(self, servers, srv_target=None):
         self.servers = servers   # domain -> s2s port
+        self.srv_target = srv_target
 
     def resolve(self, request, handler):
         reply = request.reply()
@@ -28,13 +30,22 @@ class StaticZone(BaseResolver):
         qtype = QTYPE[request.q.qtype]
         for domain, port in self.servers.items():
             if qtype == "SRV" and name == f"_xmpp-server._tcp.{domain}":
-                reply.add_answer(RR(request.q.qname, QTYPE.SRV, ttl=60, rdata=SRV(0, 0, port, f"{domain}.")))
+                target = "." if port is None else f"{self.srv_target or domain}."
+                reply.add_answer(RR(request.q.qname, QTYPE.SRV, ttl=60, rdata=SRV(0, 0, port or 0, target)))
             elif qtype == "A" and name == domain:
                 reply.add_answer(RR(request.q.qname, QTYPE.A, ttl=60, rdata=A("127.0.0.1")))
         # Every other name gets an empty answer, never NXDOMAIN: a resolver that
         # minimises query names asks for "example." and "_tcp.<domain>" on the way, and
         # would take NXDOMAIN there for everything below.
         return reply
+
+
+def start_dns(servers, srv_target=None):
+    """A DNS server of the test's own on a free loopback UDP port; .port is its port."""
+    dns = DNSServer(StaticZone(servers, srv_target), port=free_port(), address="127.0.0.1")
+    dns.start_thread()
+    dns.port = dns.server.server_address[1]
+    return dns
 
 
 class ProsodyPeer:
@@ -45,8 +56,7 @@ class ProsodyPeer:
         (directory / "data").mkdir(exist_ok=True)
         self.domain = domain
         self.c2s_port, self.s2s_port = free_port(), free_port()
-        self.dns = DNSServer(StaticZone(dns_servers), port=free_port(), address="127.0.0.1")
-        self.dns.start_thread()
+        self.dns = start_dns(dns_servers)
         self.config = directory / "prosody.cfg.lua"
         self.log = directory / "prosody.log"
         self.config.write_text(f"""
@@ -68,7 +78,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 s2s_secure_auth = false
 {s2s_options}
-unbound = {{ forward = "127.0.0.1@{self.dns.server.server_address[1]}"; resolvconf = false; hoststxt = false;
+unbound = {{ forward = "127.0.0.1@{self.dns.port}"; resolvconf = false; hoststxt = false;
             options = {{ ["do-not-query-localhost:"] = "no" }} }}
 VirtualHost "{domain}"
 """)

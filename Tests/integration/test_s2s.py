@@ -9,7 +9,7 @@ import time
 import pytest
 import slixmpp
 
-from prosody_peer import PROSODY, ProsodyPeer
+from prosody_peer import PROSODY, ProsodyPeer, start_dns
 from raw_stream import RawStream
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for
@@ -18,7 +18,8 @@ S2S_HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:s
               "xmlns:db='jabber:server:dialback' from='{frm}' to='{to}' version='1.0'>")
 
 
-def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_tls="", generate_certificates=False):
+def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_tls="", generate_certificates=False,
+                     dns_port=None):
     """A server for `name` with a c2s and an s2s listener; `peers` maps the other
     servers' domains to their s2s ports (s2s.address, as DNS is not used here)."""
     c2s_port = free_port()
@@ -34,6 +35,7 @@ def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_tls
 {listener_tls}
 """, hosts=(name,), extra=f"""
   generate_certificates = {"true" if generate_certificates else "false"}
+  {f'dns_servers = ["127.0.0.1:{dns_port}"]' if dns_port else ""}
 [s2s]
   address = [{addresses}]
   max_retry_delay = 2
@@ -382,3 +384,29 @@ def test_subscriptions_and_presence_across_servers(federation):
     finally:
         alice.close()
         bob.close()
+
+
+def test_servers_found_through_srv_records(tmp_path):
+    """No s2s.address: each server finds the other through its _xmpp-server._tcp SRV
+    record (RFC 6120 §3.2.1), asked of the DNS server in [xmppd] dns_servers; a
+    domain whose record is "." has no XMPP service, and its stanzas bounce at once."""
+    a_s2s, b_s2s = free_port(), free_port()
+    dns = start_dns({"a.test": a_s2s, "b.test": b_s2s, "noxmpp.test": None}, srv_target="localhost")
+    a = federated_server(tmp_path, "a.test", a_s2s, {}, dns_port=dns.port)
+    b = federated_server(tmp_path, "b.test", b_s2s, {}, dns_port=dns.port)
+    try:
+        a.start()
+        b.start()
+        a.register("alice", "secret", "a.test")
+        b.register("bob", "secret", "b.test")
+        chat_both_ways(a, b)
+        alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
+        try:
+            alice.send_message("someone@noxmpp.test", "hello?")
+            assert alice.wait_message()["error"]["condition"] == "remote-server-not-found"
+        finally:
+            alice.close()
+    finally:
+        a.stop()
+        b.stop()
+        dns.stop()

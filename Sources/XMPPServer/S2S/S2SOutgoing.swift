@@ -30,8 +30,12 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
     private let lock = NIOLock()
     private var links: [DomainPair: S2SLink] = [:]
 
+    /// Where SRV records are asked (`[xmppd] dns_servers`, or resolv.conf's).
+    private let nameservers: [S2SConfig.Address]
+
     init(config: ServerConfig, keys: DialbackKey, tls: S2STLS, group: EventLoopGroup, logger: Logger) {
         self.config = config.s2s
+        self.nameservers = SRVLookup.nameservers(configured: config.xmppd.dnsServers)
         self.tls = tls
         self.hosts = Set(config.hosts)
         self.keys = keys
@@ -122,8 +126,8 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
             }
     }
 
-    /// `s2s.address` for the domain, or else its A / AAAA records on `outgoing.port`
-    /// in the order of `outgoing.ip_versions`.
+    /// `s2s.address` for the domain, or else its SRV records' targets, or else its own
+    /// A / AAAA records on `outgoing.port`; addresses in the order of `outgoing.ip_versions`.
     private func resolve(_ domain: String, on loop: EventLoop) -> EventLoopFuture<[SocketAddress]> {
         if let address = config.addresses[domain] {
             return loop.makeCompletedFuture {
@@ -131,16 +135,19 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
             }
         }
         let promise = loop.makePromise(of: [SocketAddress].self)
-        let (port, versions, attempts) = (config.outgoingPort, config.ipVersions, config.dnsRetries)
+        let (port, versions, attempts, timeout) = (config.outgoingPort, config.ipVersions, config.dnsRetries, config.dnsTimeout)
+        let nameservers = self.nameservers
         var settled = false
-        let deadline = loop.scheduleTask(in: .seconds(Int64(config.dnsTimeout * attempts))) {
+        // The SRV lookup, then the targets' addresses: two rounds of lookups at most.
+        let deadline = loop.scheduleTask(in: .seconds(Int64(2 * timeout * attempts))) {
             guard !settled else { return }
             settled = true
             promise.fail(S2SConnectError(condition: "remote-server-timeout", description: "DNS lookup of \(domain) timed out"))
         }
         // getaddrinfo blocks: off the event loop, on a thread of its own.
         NIOThreadPool.singleton.submit { _ in
-            let result = S2SResolver.lookup(domain, port: port, versions: versions, attempts: attempts)
+            let result = S2SResolver.lookup(domain, port: port, versions: versions, attempts: attempts, timeout: timeout,
+                                            nameservers: nameservers)
             loop.execute {
                 guard !settled else { return }
                 settled = true
