@@ -32,7 +32,7 @@ class StaticZone(BaseResolver):
             if qtype == "SRV" and name == f"_xmpp-server._tcp.{domain}":
                 target = "." if port is None else f"{self.srv_target or domain}."
                 reply.add_answer(RR(request.q.qname, QTYPE.SRV, ttl=60, rdata=SRV(0, 0, port or 0, target)))
-            elif qtype == "A" and name == domain:
+            elif qtype == "A" and name in (domain, self.srv_target) and not reply.rr:
                 reply.add_answer(RR(request.q.qname, QTYPE.A, ttl=60, rdata=A("127.0.0.1")))
         # Every other name gets an empty answer, never NXDOMAIN: a resolver that
         # minimises query names asks for "example." and "_tcp.<domain>" on the way, and

@@ -9,6 +9,7 @@ import time
 import pytest
 import slixmpp
 
+from ejabberd_peer import EJABBERDCTL, EjabberdPeer
 from prosody_peer import PROSODY, ProsodyPeer, start_dns
 from raw_stream import RawStream
 from xmpp_client import Client
@@ -410,3 +411,39 @@ def test_servers_found_through_srv_records(tmp_path):
         a.stop()
         b.stop()
         dns.stop()
+
+
+@pytest.mark.skipif(not EJABBERDCTL, reason="ejabberd is installed by scripts/install-deps --for-tests")
+def test_federation_with_ejabberd(tmp_path):
+    """ejabberd (Debian's package) as the peer: messages both ways and subscriptions
+    with presence, dialback checked by each side's authoritative server."""
+    ours_s2s = free_port()
+    ejabberd = EjabberdPeer("ejabberd.example", {"xmppd.example": ours_s2s})
+    server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"ejabberd.example": ejabberd.s2s_port})
+    try:
+        server.start()
+        server.register("alice", "secret", "xmppd.example")
+        ejabberd.register("juliet", "secret")
+        alice = Client("alice@xmppd.example/r", "secret", server.c2s_port).wait_session()
+        juliet = Client("juliet@ejabberd.example/r", "secret", ejabberd.c2s_port).wait_session()
+        try:
+            alice.send_message("juliet@ejabberd.example/r", "hello ejabberd")
+            message = juliet.wait_message(timeout=20)
+            assert message["body"] == "hello ejabberd" and str(message["from"]) == "alice@xmppd.example/r"
+            juliet.send_message("alice@xmppd.example/r", "hello xmppd")
+            reply = alice.wait_message(timeout=20)
+            assert reply["body"] == "hello xmppd" and str(reply["from"]) == "juliet@ejabberd.example/r"
+            subscribe_mutually(alice, juliet, "juliet@ejabberd.example")
+            assert roster_of(juliet).get("alice@xmppd.example") == "both"
+            available_from(alice, "juliet@ejabberd.example/r")
+            available_from(juliet, "alice@xmppd.example/r")
+        finally:
+            alice.close()
+            juliet.close()
+    except BaseException:
+        print(ejabberd.log_text()[-6000:])
+        print(server.log()[-3000:])
+        raise
+    finally:
+        server.stop()
+        ejabberd.stop()
