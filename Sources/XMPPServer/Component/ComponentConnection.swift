@@ -90,15 +90,9 @@ final class ComponentConnection: ChannelInboundHandler, TrackedConnection, @unch
         let buffer = unwrapInboundIn(data)
         socket.readStarted(bytes: buffer.readableBytes)
         guard !isClosed else { return }
-        do {
-            try buffer.withUnsafeReadableBytes { bytes in
-                try parser.feed(bytes) { event in self.handle(event) }
-            }
-        } catch let error as XMLStreamError {
-            logger.info("stream error from component input: \(error)")
-            failStream(error.condition)
-        } catch {
-            failStream("internal-server-error")
+        if let failure = StreamSocket.parse(buffer, with: parser, { event in self.handle(event) }) {
+            logger.info("stream error from component input: \(failure.reason)")
+            failStream(failure.condition)
         }
     }
 

@@ -96,3 +96,20 @@ final class StreamSocket {
         context?.flush()
     }
 }
+
+extension StreamSocket {
+    /// Feeds one read to the stream's parser, event by event. Returns the RFC 6120
+    /// stream error condition to end the stream with when the parser refuses the input
+    /// (and the parser's reason, for the log), nil when all of it was fine.
+    static func parse(_ buffer: ByteBuffer, with parser: XMLStreamParser,
+                      _ onEvent: (XMLStreamEvent) -> Void) -> (condition: String, reason: String)? {
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in try parser.feed(bytes, onEvent) }
+            return nil
+        } catch let error as XMLStreamError {
+            return (error.condition, "\(error)")
+        } catch {
+            return ("internal-server-error", "\(error)")
+        }
+    }
+}

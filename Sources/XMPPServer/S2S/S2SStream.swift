@@ -62,15 +62,9 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
         let buffer = unwrapInboundIn(data)
         socket.readStarted(bytes: buffer.readableBytes)
         guard !isClosed else { return }
-        do {
-            try buffer.withUnsafeReadableBytes { bytes in
-                try parser.feed(bytes) { event in self.handle(event) }
-            }
-        } catch let error as XMLStreamError {
-            logger.info("stream error from the peer's input: \(error)")
-            failStream(error.condition)
-        } catch {
-            failStream("internal-server-error")
+        if let failure = StreamSocket.parse(buffer, with: parser, { event in self.handle(event) }) {
+            logger.info("stream error from the peer's input: \(failure.reason)")
+            failStream(failure.condition)
         }
     }
 
