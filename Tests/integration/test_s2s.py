@@ -19,7 +19,7 @@ S2S_HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:s
               "xmlns:db='jabber:server:dialback' from='{frm}' to='{to}' version='1.0'>")
 
 
-def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_tls="", generate_certificates=False,
+def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_options="", generate_certificates=False,
                      dns_port=None, **server_options):
     """A server for `name` with a c2s and an s2s listener; `peers` maps the other
     servers' domains to their s2s ports (s2s.address, as DNS is not used here)."""
@@ -33,7 +33,7 @@ def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_tls
 [[listen.s2s]]
   port = {s2s_port}
   ip_address = "127.0.0.1"
-{listener_tls}
+{listener_options}
 """, hosts=(name,), **server_options, extra=f"""
   generate_certificates = {"true" if generate_certificates else "false"}
   {f'dns_servers = ["127.0.0.1:{dns_port}"]' if dns_port else ""}
@@ -307,7 +307,7 @@ def test_starttls_required_trusted_checks_certificates(tmp_path):
     certs = {d: pki.issue(d, f"/CN={d}", f"subjectAltName=DNS:{d}") for d in ("a.test", "b.test")}
     def options(domain):
         return f'  use_starttls = "required_trusted"\n  certfile = "{certs[domain]}"'
-    a, b = start_pair(tmp_path, options("a.test"), options("b.test"), listener_tls=f'  tls.cacertfile = "{pki.ca}"')
+    a, b = start_pair(tmp_path, options("a.test"), options("b.test"), listener_options=f'  tls.cacertfile = "{pki.ca}"')
     try:
         chat_both_ways(a, b)
     finally:
@@ -315,7 +315,7 @@ def test_starttls_required_trusted_checks_certificates(tmp_path):
         b.stop()
     # a.test now presents a self-signed certificate: b.test refuses it.
     untrusted = '  use_starttls = "required_trusted"\n  certfile = "var/self-signed.pem"'
-    a, b = start_pair(tmp_path / "untrusted", untrusted, options("b.test"), listener_tls=f'  tls.cacertfile = "{pki.ca}"',
+    a, b = start_pair(tmp_path / "untrusted", untrusted, options("b.test"), listener_options=f'  tls.cacertfile = "{pki.ca}"',
                       generate_certificates=True)
     alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
     try:
@@ -468,6 +468,45 @@ def test_federation_through_reloads_and_a_restart(tmp_path):
         b.ctl("restart")
         exchange("restart")
         assert sent == received == 48
+    finally:
+        alice.close()
+        bob.close()
+        a.stop()
+        b.stop()
+
+
+def test_s2s_listener_shaper_and_stanza_size(tmp_path):
+    """[[listen.s2s]] shaper (an access rule naming a [shaper]) slows what a peer sends
+    without losing any of it; max_stanza_size ends a stream with policy-violation."""
+    limits = '  shaper = "s2s_shaper"\n  max_stanza_size = 4000'
+    sections = '''
+[access]
+  s2s_shaper = [{acl = "all", value = "slow"}]
+[shaper]
+  slow = {max_rate = 10_000}
+'''
+    a_s2s, b_s2s = free_port(), free_port()
+    a = federated_server(tmp_path, "a.test", a_s2s, {"b.test": b_s2s})
+    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s}, listener_options=limits, extra_s2s=sections)
+    a.start()
+    b.start()
+    a.register("alice", "secret", "a.test")
+    b.register("bob", "secret", "b.test")
+    alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
+    bob = Client("bob@b.test/r", "secret", b.c2s_port).wait_session()
+    try:
+        started = time.time()
+        count = 40
+        for i in range(count):
+            alice.send_message("bob@b.test/r", f"{i:04d}" + "x" * 1000)
+        assert [bob.wait_message(timeout=20)["body"][:4] for _ in range(count)] == [f"{i:04d}" for i in range(count)]
+        # ~42 KB at 10 kB/s, with a one-second burst allowance.
+        assert 2.5 < time.time() - started < 20
+        peer = RawStream(b.s2s_port)
+        peer.send(S2S_HEADER.format(frm="a.test", to="b.test"))
+        peer.read_until(b"</stream:features>")
+        peer.send("<db:result from='a.test' to='b.test'>" + "0" * 5000 + "</db:result>")
+        assert "policy-violation" in peer.read_to_close()
     finally:
         alice.close()
         bob.close()
