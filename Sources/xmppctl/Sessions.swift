@@ -53,3 +53,35 @@ struct Kick: ParsableCommand {
         print("kicked \(jid)")
     }
 }
+
+/// `xmppctl s2s`: the streams with other servers on every worker, both directions
+/// (ejabberdctl's incoming_s2s_number and outgoing_s2s_number, with the detail).
+struct S2S: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "s2s",
+        abstract: "Server-to-server streams on every worker: direction, domains, state, TLS, worker pid.")
+    @OptionGroup var options: ConfigOption
+    @Flag(help: "Machine-readable output.")
+    var json = false
+
+    func run() throws {
+        let config = try options.load()
+        let streams: [S2SStreamInfo]
+        do { streams = try S2SDirectory.fetch(stateDirectory: config.stateDirectory) } catch {
+            fail("cannot list s2s streams: \(error)")
+        }
+        if json {
+            try printJSON(streams)
+            return
+        }
+        if streams.isEmpty { print("no s2s streams"); return }
+        let local = max(5, streams.map(\.localDomain.count).max() ?? 0)
+        let remote = max(6, streams.map(\.remoteDomain.count).max() ?? 0)
+        func column(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        print("DIR  " + column("LOCAL", local) + "  " + column("REMOTE", remote) + "  STATE        TLS  WORKER")
+        for stream in streams {
+            print(column(stream.direction, 3) + "  " + column(stream.localDomain, local) + "  " + column(stream.remoteDomain, remote)
+                  + "  " + column(stream.state, 11) + "  " + column(stream.tls ? "yes" : "no", 3) + "  " + String(stream.workerPID))
+        }
+    }
+}

@@ -11,7 +11,7 @@ struct XMPPCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xmppctl",
         abstract: "Control a running xmppd and manage its accounts.",
-        subcommands: [Reload.self, Restart.self, Stop.self, Status.self, Listeners.self, Components.self, Sessions.self, Kick.self, Events.self,
+        subcommands: [Reload.self, Restart.self, Stop.self, Status.self, Listeners.self, Components.self, Sessions.self, Kick.self, S2S.self, Events.self,
                       Register.self, Unregister.self, Passwd.self])
 }
 

@@ -19,11 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_serves_tls_clients(tmp_path):
     (tmp_path / "etc").mkdir()
-    starttls, direct, websocket, admin, client = (free_port() for _ in range(5))
+    starttls, direct, websocket, admin, client, s2s = (free_port() for _ in range(6))
     text = (REPO / "etc" / "xmppd.toml").read_text()
-    # Same file, other ports: the test must not depend on 5222/5223/5280/8088/8089 being free.
+    # Same file, other ports: the test must not depend on 5222/5223/5269/5280/8088/8089 being free.
     text = text.replace("port = 5222", f"port = {starttls}").replace("port = 5223", f"port = {direct}")
-    text = text.replace("port = 5280", f"port = {websocket}")
+    text = text.replace("port = 5280", f"port = {websocket}").replace("port = 5269", f"port = {s2s}")
     text = text.replace("port = 8088", f"port = {admin}").replace("port = 8089", f"port = {client}")
     config = tmp_path / "etc" / "xmppd.toml"
     config.write_text(text)

@@ -3,6 +3,7 @@ supervisor, workers and state), authenticated by Server Dialback (XEP-0220), wit
 slixmpp clients on both sides; raw peers for what a real server never sends."""
 import hashlib
 import hmac
+import json
 import re
 import time
 
@@ -148,6 +149,15 @@ def test_users_of_two_servers_chat(federation):
         # (workers report their counters every second).
         counters = lambda: b.listener(b.s2s_port)["counters"]
         wait_for(lambda: counters()["authSuccesses"] >= 1 and counters()["stanzasIn"] >= 51, message="s2s counters")
+        # xmppctl s2s: a.test's c2s worker holds the stream out, its s2s worker the one in.
+        streams = json.loads(a.ctl("s2s", "--json").stdout)
+        by_direction = {s["direction"]: s for s in streams}
+        assert by_direction["out"]["remoteDomain"] == "b.test" and by_direction["out"]["state"] == "established"
+        assert by_direction["out"]["workerPID"] == a.listener(a.c2s_port)["workerPID"]
+        assert by_direction["in"]["remoteDomain"] == "b.test" and by_direction["in"]["state"] == "verified"
+        assert by_direction["in"]["workerPID"] == a.listener(a.s2s_port)["workerPID"]
+        assert not by_direction["out"]["tls"]
+        assert "established" in a.ctl("s2s").stdout
     finally:
         alice.close()
         bob.close()
@@ -185,6 +195,8 @@ def test_unreachable_and_denied_domains_bounce(tmp_path):
         alice.send_message("someone@down.test", "again")
         assert alice.wait_message()["error"]["condition"] == "remote-server-not-found"
         assert time.time() - started < 1
+        streams = json.loads(a.ctl("s2s", "--json").stdout)
+        assert [(s["remoteDomain"], s["state"]) for s in streams] == [("down.test", "failed")]
     finally:
         alice.close()
         a.stop()
@@ -284,6 +296,7 @@ def test_starttls_required_both_ways(tmp_path):
     a, b = start_pair(tmp_path, tls, tls, generate_certificates=True)
     try:
         chat_both_ways(a, b)
+        assert all(stream["tls"] for stream in json.loads(a.ctl("s2s", "--json").stdout))
         assert "s2s: generated a self-signed certificate" in a.log()
         # A peer that skips STARTTLS is told it is required and may not dialback.
         peer = RawStream(b.s2s_port)

@@ -40,6 +40,17 @@ public enum MeshQuery {
         throw QueryError.noWorker(lastError)
     }
 
+    /// Asks every live worker (for what each knows of itself only): their answers by pid.
+    /// A worker that exits meanwhile is left out.
+    static func askEvery(stateDirectory: String, frame: XMLElement, answer: String,
+                         timeout: TimeInterval = 5) throws -> [(pid: Int32, answer: XMLElement)] {
+        let workers = sockets(stateDirectory: stateDirectory)
+        guard !workers.isEmpty else { throw QueryError.noWorker("no worker socket in \(stateDirectory)/mesh: is xmppd running?") }
+        return workers.compactMap { pid, path in
+            (try? exchange(path: path, frame: frame, answer: answer, timeout: timeout)).flatMap { $0 }.map { (pid, $0) }
+        }
+    }
+
     /// Sends `frame` to worker `pid` without waiting for an answer.
     static func tell(stateDirectory: String, pid: Int32, frame: XMLElement) throws {
         guard let socket = sockets(stateDirectory: stateDirectory).first(where: { $0.pid == pid }) else {

@@ -56,6 +56,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
 
     override func ended() {
         env.connections.remove(self)
+        env.outgoing.directory.forget(self)
     }
 
     /// RFC 6120 §4.7: `to` must be a served domain; the answer carries our stream id,
@@ -116,6 +117,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         guard startTLS(tls) else { return }
         headerSent = false
         verified = []
+        env.outgoing.directory.forget(self)
     }
 
     // MARK: dialback
@@ -153,6 +155,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         }
         if valid {
             verified.insert(pair)
+            env.outgoing.directory.update(self, pair, direction: "in", state: "verified", tls: tlsActive)
             negotiationFinished()
             env.stats.authSucceeded()
             logger.info("\(pair.remote) verified by dialback for \(pair.local)")

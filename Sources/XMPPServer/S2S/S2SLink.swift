@@ -16,7 +16,9 @@ final class S2SLink {
     let pair: DomainPair
     let loop: EventLoop
     private unowned let outgoing: S2SOutgoing
-    private var state: State = .idle
+    private var state: State = .idle {
+        didSet { recordState() }
+    }
     private var queue: [XMLElement] = []
     private var retryDelay: TimeAmount = .seconds(1)
     private var nextAttempt: NIODeadline?
@@ -25,6 +27,17 @@ final class S2SLink {
         self.pair = pair
         self.loop = loop
         self.outgoing = outgoing
+    }
+
+    private func recordState() {
+        let shown: String
+        var tls = false
+        switch state {
+        case .connecting: shown = "connecting"
+        case .established(let connection): shown = "established"; tls = connection.tlsActive
+        case .idle: shown = nextAttempt == nil ? "idle" : "failed"
+        }
+        outgoing.directory.update(self, pair, direction: "out", state: shown, tls: tls)
     }
 
     func send(_ stanza: XMLElement) {
@@ -72,8 +85,8 @@ final class S2SLink {
 
     private func failed(_ condition: String) {
         guard case .connecting = state else { return }
-        state = .idle
         nextAttempt = .now() + retryDelay
+        state = .idle
         retryDelay = min(retryDelay * 2, .seconds(Int64(outgoing.config.maxRetryDelay)))
         let bounced = queue
         queue = []

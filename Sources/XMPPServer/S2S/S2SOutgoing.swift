@@ -25,6 +25,8 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
     /// Set by the worker once the router exists (the router holds this route).
     weak var router: StanzaRouter?
     private let group: EventLoopGroup
+    /// This worker's streams with other servers, for `xmppctl s2s`.
+    let directory = S2SDirectory()
     /// Outgoing streams are not the listener's connections: counted apart.
     private let stats = WorkerStats()
     private let lock = NIOLock()

@@ -83,6 +83,7 @@ public final class ListenerWorker: @unchecked Sendable {
         router.hooks = modules.hooks
         try modules.start(setup.config.modules, catalog: moduleCatalog)
         try joinMesh(router: router, hooks: modules.hooks)
+        if let mesh { s2s.directory.attach(to: mesh) }
         let initializer: @Sendable (Channel) -> EventLoopFuture<Void>
         switch listener.type {
         case .c2s:
