@@ -306,6 +306,16 @@ def test_starttls_required_both_ways(tmp_path):
         assert "urn:xmpp:features:dialback" not in features
         peer.send("<db:result from='a.test' to='b.test'>0123</db:result>")
         assert "policy-violation" in peer.read_to_close()
+        # A peer that answers <proceed/> with bytes that are no TLS is disconnected;
+        # the listener serves the next one.
+        peer = RawStream(b.s2s_port)
+        peer.send(S2S_HEADER.format(frm="a.test", to="b.test"))
+        peer.read_until(b"</stream:features>")
+        peer.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        peer.read_until(b"<proceed")
+        peer.send(b"this is not a TLS ClientHello\r\n" * 4)
+        peer.read_to_close()
+        chat_both_ways(a, b)
     finally:
         a.stop()
         b.stop()
