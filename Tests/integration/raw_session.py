@@ -56,13 +56,14 @@ class RawSession:
             self.inbox += self.decompressor.decompress(chunk) if self.decompressor else chunk
         return self.inbox.decode(errors="replace")
 
-    def login(self, user, password="secret", resource="raw", compress=False):
-        self.send(HEADER)
+    def login(self, user, password="secret", resource="raw", compress=False, domain="localhost"):
+        header = HEADER.replace("to='localhost'", f"to='{domain}'")
+        self.send(header)
         self.read_until("</stream:features>")
         token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
         self.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>")
         self.read_until("<success")
-        self.send(HEADER)
+        self.send(header)
         features = self.read_until("</stream:features>")
         if compress:
             assert "<method>zlib</method>" in features, features
@@ -70,7 +71,7 @@ class RawSession:
             self.read_until("<compressed xmlns='http://jabber.org/protocol/compress'/>")
             self.compressor = zlib.compressobj()
             self.decompressor = zlib.decompressobj()
-            self.send(HEADER)
+            self.send(header)
             features = self.read_until("</stream:features>")
             assert "compression" not in features
         self.send(f"<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"

@@ -5,6 +5,8 @@ import hashlib
 import hmac
 import json
 import re
+import socket
+import threading
 import time
 
 import pytest
@@ -12,6 +14,7 @@ import slixmpp
 
 from ejabberd_peer import EJABBERDCTL, EjabberdPeer
 from prosody_peer import PROSODY, ProsodyPeer, start_dns
+from raw_session import RawSession, flood
 from raw_stream import RawStream
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for
@@ -535,3 +538,44 @@ def test_s2s_listener_shaper_and_stanza_size(tmp_path):
         bob.close()
         a.stop()
         b.stop()
+
+
+def test_a_remote_server_that_stops_reading_is_closed_at_max_fsm_queue(tmp_path):
+    """general.max_fsm_queue bounds what waits for a peer server (MongooseIM applies
+    the general value to s2s): a peer that accepts our dialback and then reads nothing
+    gets its stream closed, with a log line saying why."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    a = federated_server(tmp_path, "a.test", free_port(), {"slow.test": listener.getsockname()[1]})
+    a.config.write_text(a.config.read_text().replace('c2s_state_timeout = 2_000', 'c2s_state_timeout = 2_000\n  max_fsm_queue = 100'))
+    a.start()
+    a.register("alice", "secret", "a.test")
+    try:
+        def slow_peer():
+            connection, _ = listener.accept()
+            connection.settimeout(10)
+
+            def read_until(marker, received=b""):
+                while marker not in received:
+                    received += connection.recv(65536)
+                return received
+            read_until(b">", read_until(b"<stream:stream"))
+            connection.sendall(S2S_HEADER.replace(" version='1.0'>", " id='slow-stream' version='1.0'>")
+                               .format(frm="slow.test", to="a.test").encode()
+                               + b"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>")
+            read_until(b"</db:result>")
+            connection.sendall(b"<db:result from='slow.test' to='a.test' type='valid'/>")
+            time.sleep(60)   # and reads nothing more
+            connection.close()
+        threading.Thread(target=slow_peer, daemon=True).start()
+        sender = RawSession(a.c2s_port)
+        sender.login("alice", domain="a.test")
+        flood(sender, a, "someone@slow.test", until="the remote server is not reading")
+        closed = [line for line in a.log().splitlines() if "the remote server is not reading" in line]
+        assert len(closed) == 1 and "slow.test" in closed[0], closed
+        sender.close()
+    finally:
+        a.stop()
+        listener.close()

@@ -46,7 +46,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         var logger = env.logger
         logger[metadataKey: "s2s"] = "in"
         super.init(stats: env.stats, countsTransport: true, maxStanzaSize: env.maxStanzaSize,
-                   hibernateAfter: env.hibernateAfter, logger: logger)
+                   maxQueuedStanzas: env.outgoing.maxQueuedStanzas, hibernateAfter: env.hibernateAfter, logger: logger)
     }
 
     override func started() {

@@ -34,10 +34,14 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
 
     /// Where SRV records are asked (`[xmppd] dns_servers`, or resolv.conf's).
     private let nameservers: [S2SConfig.Address]
+    /// general.max_fsm_queue: stanzas a stream may have waiting for a peer that does
+    /// not read, before it is closed.
+    let maxQueuedStanzas: Int?
 
     init(config: ServerConfig, keys: DialbackKey, tls: S2STLS, group: EventLoopGroup, logger: Logger) {
         self.config = config.s2s
         self.nameservers = SRVLookup.nameservers(configured: config.xmppd.dnsServers)
+        self.maxQueuedStanzas = config.general.maxFSMQueue
         self.tls = tls
         self.hosts = Set(config.hosts)
         self.keys = keys
@@ -109,7 +113,7 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
                                                          description: "no address of \(pair.remote) accepted a connection"))
         }
         let timeout = config.connectionTimeoutMs.map { TimeAmount.milliseconds(Int64($0)) }
-        let (keys, tls, stats, logger) = (self.keys, self.tls, self.stats, self.logger)
+        let (keys, tls, stats, logger, queueLimit) = (self.keys, self.tls, self.stats, self.logger, maxQueuedStanzas)
         return ClientBootstrap(group: loop)
             .connectTimeout(timeout ?? .hours(24))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -117,6 +121,7 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         S2SOutgoingConnection(pair: pair, purpose: purpose, keys: keys, tls: tls, timeout: timeout ?? .seconds(60),
+                                              maxQueuedStanzas: queueLimit,
                                               stats: stats, logger: logger))
                 }
             }

@@ -23,8 +23,8 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
     private var remoteStreamID: String?
     private var dialbackSent = false
 
-    init(pair: DomainPair, purpose: Purpose, keys: DialbackKey, tls: S2STLS, timeout: TimeAmount?, stats: WorkerStats,
-         logger: Logger) {
+    init(pair: DomainPair, purpose: Purpose, keys: DialbackKey, tls: S2STLS, timeout: TimeAmount?, maxQueuedStanzas: Int?,
+         stats: WorkerStats, logger: Logger) {
         self.pair = pair
         self.tls = tls
         self.purpose = purpose
@@ -32,7 +32,8 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
         self.timeout = timeout
         var logger = logger
         logger[metadataKey: "s2s"] = "out \(pair.local) -> \(pair.remote)"
-        super.init(stats: stats, countsTransport: false, maxStanzaSize: nil, hibernateAfter: .zero, logger: logger)
+        super.init(stats: stats, countsTransport: false, maxStanzaSize: nil, maxQueuedStanzas: maxQueuedStanzas,
+                   hibernateAfter: .zero, logger: logger)
     }
 
     override func started() {

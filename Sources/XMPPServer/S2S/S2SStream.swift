@@ -26,9 +26,12 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
     /// Runs from connect until the stream is usable; ends it with connection-timeout.
     private var negotiationTimer: Scheduled<Void>?
 
-    init(stats: WorkerStats, countsTransport: Bool, maxStanzaSize: Int?, hibernateAfter: TimeAmount, logger: Logger) {
+    /// `maxQueuedStanzas`: general.max_fsm_queue (MongooseIM applies the general value
+    /// to s2s, not a listener's).
+    init(stats: WorkerStats, countsTransport: Bool, maxStanzaSize: Int?, maxQueuedStanzas: Int?, hibernateAfter: TimeAmount,
+         logger: Logger) {
         parser = XMLStreamParser(maxStanzaSize: maxStanzaSize)
-        socket = StreamSocket(stats: stats, maxQueuedStanzas: nil, hibernateAfter: hibernateAfter, parser: parser,
+        socket = StreamSocket(stats: stats, maxQueuedStanzas: maxQueuedStanzas, hibernateAfter: hibernateAfter, parser: parser,
                               countsTransport: countsTransport)
         self.logger = logger
     }
@@ -113,7 +116,10 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
             .serialize(into: &bytes, parentNamespace: XMPPNamespace.server)
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        _ = socket.write(buffer, stanzas: 1)
+        guard socket.write(buffer, stanzas: 1) else {
+            logger.info("the remote server is not reading: \(socket.queuedStanzas) stanzas queued; closing")
+            return close()
+        }
     }
 
     /// A dialback element (`name` is "result" or "verify"), in the `db` prefix both
