@@ -76,9 +76,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "plugins/mod_blocking"),
         .target(name: "mod_private", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore"], path: "plugins/mod_private"),
+        .target(name: "mod_muc_light", dependencies: ["XMPPModuleAPI", "XMPPConfig", "XMPPCore", "XMPPStore", "XMPPSASL"],
+                path: "plugins/mod_muc_light"),
         .target(name: "XMPPModules", dependencies: [
             "XMPPModuleAPI", "mod_ping", "mod_disco", "mod_offline", "mod_roster", "mod_carboncopy", "mod_mam",
-            "mod_stream_management", "mod_blocking", "mod_private", "mod_bosh",
+            "mod_stream_management", "mod_blocking", "mod_private", "mod_bosh", "mod_muc_light",
         ]),
 
         .executableTarget(name: "xmppd", dependencies: [

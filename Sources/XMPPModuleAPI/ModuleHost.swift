@@ -16,6 +16,11 @@ public protocol ModuleHost: AnyObject, Sendable {
     /// Routes a stanza from the server or on a user's behalf (its `from` must be set).
     func route(_ stanza: XMLElement)
 
+    /// Serves a whole domain that is not a served host (MUC Light's `muclight.<host>`):
+    /// every stanza routed to it, or to an address at it, goes to `handler` (`from`
+    /// stamped), in whichever worker routes it. Register while the module starts.
+    func registerService(domain: String, _ handler: @escaping @Sendable (XMLElement) -> Void)
+
     /// Handles iq get/set with a child element in `namespace` sent to `target`.
     func registerIQHandler(namespace: String, target: IQTarget, _ handler: @escaping IQHandler)
 

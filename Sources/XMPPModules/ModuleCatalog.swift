@@ -5,6 +5,7 @@ import mod_bosh
 import mod_carboncopy
 import mod_disco
 import mod_mam
+import mod_muc_light
 import mod_offline
 import mod_ping
 import mod_private
@@ -15,7 +16,7 @@ import mod_stream_management
 public enum ModuleCatalog {
     public static let all: [ServerModule.Type] = [
         ModPing.self, ModDisco.self, ModOffline.self, ModRoster.self, ModCarbonCopy.self, ModMAM.self,
-        ModStreamManagement.self, ModBlocking.self, ModPrivate.self, ModBOSH.self,
+        ModStreamManagement.self, ModBlocking.self, ModPrivate.self, ModBOSH.self, ModMUCLight.self,
     ]
 
     /// Checks `[modules.*]`: each must name a known module with valid options.

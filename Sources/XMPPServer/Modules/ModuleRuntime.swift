@@ -17,6 +17,7 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
     let components: ComponentRegistry
     private let lock = NIOLock()
     private var iqHandlers: [IQTarget: [String: IQHandler]] = [:]
+    private var services: [String: @Sendable (XMLElement) -> Void] = [:]
     private var pendingIQs: [String: EventLoopPromise<XMLElement>] = [:]
     private var features: [String] = []
     private var sessionFeatures: [XMLElement] = []
@@ -51,6 +52,10 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
            let back = error[attribute: "to"].flatMap(JID.init), back.local != nil {
             _ = router.route(error, to: back)
         }
+    }
+
+    public func registerService(domain: String, _ handler: @escaping @Sendable (XMLElement) -> Void) {
+        lock.withLock { services[domain.lowercased()] = handler }
     }
 
     public func registerIQHandler(namespace: String, target: IQTarget, _ handler: @escaping IQHandler) {
@@ -152,5 +157,15 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
                 if let error = StanzaErrors.reply(to: iq, condition: condition, type: type) { respond(error) }
             })
         handler(request)
+    }
+}
+
+/// Domains served by modules (`registerService`): asked after the components and
+/// before s2s.
+extension ModuleRuntime: DomainRoute {
+    public func route(_ stanza: XMLElement, to recipient: JID) -> StanzaRouter.Outcome? {
+        guard let handler = lock.withLock({ services[recipient.domain] }) else { return nil }
+        handler(stanza)
+        return .delivered
     }
 }

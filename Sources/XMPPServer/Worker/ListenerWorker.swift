@@ -76,10 +76,12 @@ public final class ListenerWorker: @unchecked Sendable {
         let listener = setup.listener
         let router = StanzaRouter(hosts: setup.config.hosts, registry: registry)
         router.addDomainRoute(ComponentRoute(registry: components))
-        let s2s = try makeS2SOutgoing(router: router)
-        router.addDomainRoute(s2s)
         let modules = ModuleRuntime(config: setup.config, router: router, components: components, group: group,
                                     logger: logger)
+        router.addDomainRoute(modules)
+        // Last: every domain nobody here serves is another server's.
+        let s2s = try makeS2SOutgoing(router: router)
+        router.addDomainRoute(s2s)
         router.hooks = modules.hooks
         try modules.start(setup.config.modules, catalog: moduleCatalog)
         try joinMesh(router: router, hooks: modules.hooks)

@@ -1,0 +1,153 @@
+"""mod_muc_light: MongooseIM's MUC Light (urn:xmpp:muclight:0) for slixmpp users on
+two workers: rooms created, configured, joined, left and destroyed, with every change
+announced to the occupants, and groupchat messages to all of them."""
+import queue
+import xml.etree.ElementTree as ET
+
+import pytest
+import slixmpp
+
+from xmpp_client import Client, next_matching
+from xmppd_harness import start_two_listeners
+
+ML = "urn:xmpp:muclight:0"
+SERVICE = "muclight.localhost"
+
+
+@pytest.fixture
+def server(tmp_path):
+    instance = start_two_listeners(tmp_path, extra="[modules.mod_muc_light]\n  rooms_per_user = 3\n",
+                                   users=("alice", "bob", "carol"))
+    yield instance
+    instance.stop()
+
+
+def iq(client, itype, to, payload):
+    """Sends an iq with `payload` (XML text); returns the result's payload as an
+    Element (None when empty), or the error condition as a string."""
+    async def send(xmpp):
+        request = xmpp.make_iq(ito=to, itype=itype)
+        request.xml.append(ET.fromstring(payload))
+        try:
+            result = await request.send(timeout=10)
+        except slixmpp.exceptions.IqError as error:
+            return error.iq["error"]["condition"]
+        children = list(result.xml)
+        return children[0] if children else None
+    return client.run(send)
+
+
+def announcement(client, namespace):
+    """The next groupchat message from a room carrying <x xmlns=namespace>."""
+    found = next_matching(client.messages, lambda m: m.xml.find(f"{{{namespace}}}x") is not None, timeout=10)
+    assert found is not None, f"{client.jid}: no {namespace} announcement"
+    return found, found.xml.find(f"{{{namespace}}}x")
+
+
+def users(x, namespace):
+    return {u.text: u.get("affiliation") for u in x.findall(f"{{{namespace}}}user")}
+
+
+def test_room_life(server):
+    alice = Client("alice@localhost/a", "secret", server.port_a).wait_session()
+    bob = Client("bob@localhost/b", "secret", server.port_b).wait_session()
+    carol = Client("carol@localhost/c", "secret", server.port_a).wait_session()
+    room = f"coven@{SERVICE}"
+    try:
+        created = iq(alice, "set", room, f"<query xmlns='{ML}#create'><configuration><roomname>Coven</roomname>"
+                                         f"</configuration><occupants><user affiliation='member'>bob@localhost</user>"
+                                         f"</occupants></query>")
+        assert created is None
+        # Each new occupant hears of its own affiliation, with the room's version.
+        for client, mine in ((alice, {"alice@localhost": "owner"}), (bob, {"bob@localhost": "member"})):
+            message, x = announcement(client, f"{ML}#affiliations")
+            assert str(message["from"]) == room and message["type"] == "groupchat"
+            assert users(x, f"{ML}#affiliations") == mine
+            assert x.findtext(f"{{{ML}#affiliations}}version") and x.find(f"{{{ML}#affiliations}}prev-version") is None
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#create'/>") == "conflict"
+
+        # Groupchat to every occupant, from room/<sender's bare JID>.
+        bob.send_raw(f"<message to='{room}' type='groupchat' id='g1'><body>hi all</body></message>")
+        for client in (alice, bob):
+            got = next_matching(client.messages, lambda m: m["body"] == "hi all", timeout=10)
+            assert got is not None and str(got["from"]) == f"{room}/bob@localhost"
+        # Not an occupant: the room does not exist for carol.
+        errors = queue.Queue()
+
+        async def watch_errors(xmpp):
+            xmpp.add_event_handler("message_error", errors.put)
+        carol.run(watch_errors)
+        carol.send_raw(f"<message to='{room}' type='groupchat' id='g2'><body>let me in</body></message>")
+        assert errors.get(timeout=10)["error"]["condition"] == "item-not-found"
+        assert iq(carol, "get", room, f"<query xmlns='{ML}#configuration'/>") == "item-not-found"
+
+        # The service lists a user's rooms.
+        items = iq(bob, "get", SERVICE, "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+        listed = items.findall("{http://jabber.org/protocol/disco#items}item")
+        assert [(i.get("jid"), i.get("name")) for i in listed] == [(room, "Coven")]
+
+        # Configuration: the owner changes it, a member may not.
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#configuration'><subject>Spells</subject></query>") is None
+        _, x = announcement(bob, f"{ML}#configuration")
+        assert x.findtext(f"{{{ML}#configuration}}subject") == "Spells"
+        assert x.findtext(f"{{{ML}#configuration}}prev-version") != x.findtext(f"{{{ML}#configuration}}version")
+        assert iq(bob, "set", room, f"<query xmlns='{ML}#configuration'><subject>Mine</subject></query>") == "not-allowed"
+        config = iq(bob, "get", room, f"<query xmlns='{ML}#configuration'/>")
+        assert config.findtext(f"{{{ML}#configuration}}roomname") == "Coven"
+        assert config.findtext(f"{{{ML}#configuration}}subject") == "Spells"
+
+        # carol joins: she hears of her own affiliation, the others of the change.
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#affiliations'><user affiliation='member'>carol@localhost</user>"
+                                      f"</query>") is None
+        _, x = announcement(carol, f"{ML}#affiliations")
+        assert users(x, f"{ML}#affiliations") == {"carol@localhost": "member"}
+        # A change that changes nothing is a bad request.
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#affiliations'><user affiliation='member'>carol@localhost</user>"
+                                      f"</query>") == "bad-request"
+        _, x = announcement(bob, f"{ML}#affiliations")
+        assert users(x, f"{ML}#affiliations") == {"carol@localhost": "member"}
+        assert x.find(f"{{{ML}#affiliations}}prev-version") is not None
+        # A member may leave, not remove others.
+        assert iq(bob, "set", room, f"<query xmlns='{ML}#affiliations'><user affiliation='none'>carol@localhost</user>"
+                                    f"</query>") == "not-allowed"
+        assert iq(bob, "set", room, f"<query xmlns='{ML}#affiliations'><user affiliation='none'>bob@localhost</user>"
+                                    f"</query>") is None
+        _, x = announcement(bob, f"{ML}#affiliations")
+        assert users(x, f"{ML}#affiliations") == {"bob@localhost": "none"}
+        info = iq(carol, "get", room, f"<query xmlns='{ML}#info'/>")
+        assert users(info.find(f"{{{ML}#info}}occupants"), f"{ML}#info") == {"alice@localhost": "owner",
+                                                                             "carol@localhost": "member"}
+
+        # Destroyed: the occupants are told, and the room is gone.
+        assert iq(carol, "set", room, f"<query xmlns='{ML}#destroy'/>") == "not-allowed"
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#destroy'/>") is None
+        for client, me in ((alice, "alice@localhost"), (carol, "carol@localhost")):
+            message, _ = announcement(client, f"{ML}#destroy")
+            assert str(message["from"]) == room
+            assert users(message.xml.find(f"{{{ML}#affiliations}}x"), f"{ML}#affiliations") == {me: "none"}
+        assert iq(alice, "get", room, f"<query xmlns='{ML}#configuration'/>") == "item-not-found"
+    finally:
+        for client in (alice, bob, carol):
+            client.close()
+
+
+def test_generated_room_names_and_the_rooms_per_user_limit(server):
+    alice = Client("alice@localhost/a", "secret", server.port_a).wait_session()
+    try:
+        names = set()
+        for _ in range(3):
+            assert iq(alice, "set", SERVICE, f"<query xmlns='{ML}#create'/>") is None
+            message, _ = announcement(alice, f"{ML}#affiliations")
+            names.add(str(message["from"]))
+        assert len(names) == 3 and all(n.endswith(f"@{SERVICE}") for n in names)
+        # rooms_per_user = 3
+        assert iq(alice, "set", SERVICE, f"<query xmlns='{ML}#create'/>") == "not-allowed"
+    finally:
+        alice.close()
+
+
+def test_bad_options_are_config_errors(tmp_path):
+    from xmppd_harness import Server, free_port
+    instance = Server(tmp_path, f"[[listen.c2s]]\n  port = {free_port()}\n",
+                      extra="[modules.mod_muc_light]\n  legacy_mode = true\n")
+    assert "modules.mod_muc_light.legacy_mode" in instance.start_refused()

@@ -1,0 +1,116 @@
+import XMPPConfig
+import XMPPCore
+import XMPPModuleAPI
+import XMPPSASL
+import XMPPStore
+
+/// MUC Light (`urn:xmpp:muclight:0`), as MongooseIM's mod_muc_light: rooms at
+/// `muclight.<host>` with owners and members rather than presence-based occupancy.
+/// Occupants create rooms, read and change the configuration and affiliations,
+/// destroy rooms, and send groupchat messages that every occupant's bare JID gets;
+/// each change is announced to the occupants with the room's new version. Rooms live
+/// in the SQLite file the workers share, so every worker serves every room.
+public final class ModMUCLight: ServerModule, @unchecked Sendable {
+    public static let name = "mod_muc_light"
+    public static let perUserTables = [PerUserTable("muc_light_occupants")]
+
+    let host: ModuleHost
+    let options: MUCLightOptions
+    let store: MUCLightStore
+    /// Service domain → the served host it belongs to.
+    let serviceDomains: [String: String]
+
+    public static func validate(_ options: ModuleOptions) throws { _ = try MUCLightOptions(options) }
+
+    public required init(options moduleOptions: ModuleOptions, host: ModuleHost) throws {
+        self.host = host
+        let options = try MUCLightOptions(moduleOptions)
+        self.options = options
+        store = try MUCLightStore(path: host.databasePath)
+        serviceDomains = Dictionary(uniqueKeysWithValues: host.hosts.map { (options.domain(for: $0), $0) })
+        for domain in serviceDomains.keys {
+            host.registerService(domain: domain) { [weak self] stanza in self?.received(stanza) }
+        }
+    }
+
+    private func received(_ stanza: XMLElement) {
+        guard let from = stanza[attribute: "from"].flatMap(JID.init),
+              let to = stanza[attribute: "to"].flatMap(JID.init) else { return }
+        // Rooms are for this server's users (no federated occupants).
+        guard host.hosts.contains(from.domain) else { return answer(stanza, error: "not-allowed", type: "cancel") }
+        switch stanza.name {
+        case "iq": iq(stanza, from: from, to: to)
+        case "message": message(stanza, from: from, room: to.bare)
+        default: break   // presence means nothing to MUC Light
+        }
+    }
+
+    // MARK: answers
+
+    /// Routes `payload` (or an empty result) back to the sender of `iq`.
+    func reply(_ iq: XMLElement, _ payload: XMLElement? = nil) {
+        var result = XMLElement(name: "iq", namespace: XMPPNamespace.client, attributes: [
+            "type": "result", "from": iq[attribute: "to"] ?? "", "to": iq[attribute: "from"] ?? ""])
+        if let id = iq[attribute: "id"] { result[attribute: "id"] = id }
+        if let payload { result.append(payload) }
+        host.route(result)
+    }
+
+    /// An RFC 6120 §8.3 stanza error back to the sender (never for errors or results).
+    func answer(_ stanza: XMLElement, error condition: String, type: String) {
+        let stanzaType = stanza[attribute: "type"]
+        guard stanzaType != "error", stanzaType != "result" else { return }
+        var reply = XMLElement(name: stanza.name, namespace: XMPPNamespace.client, attributes: [
+            "type": "error", "from": stanza[attribute: "to"] ?? "", "to": stanza[attribute: "from"] ?? ""])
+        if let id = stanza[attribute: "id"] { reply[attribute: "id"] = id }
+        var error = XMLElement(name: "error", namespace: XMPPNamespace.client, attributes: ["type": type])
+        error.append(XMLElement(name: condition, namespace: XMPPNamespace.stanzas))
+        reply.append(error)
+        host.route(reply)
+    }
+
+    /// A groupchat message from the room to each of `users` (their bare JIDs), carrying
+    /// the `<x/>` elements; its id is the request's, as the MUC Light spec asks.
+    func announce(_ xs: [XMLElement], from room: JID, to users: [JID], id: String) {
+        for user in users {
+            var message = XMLElement(name: "message", namespace: XMPPNamespace.client, attributes: [
+                "type": "groupchat", "from": room.description, "to": user.description, "id": id])
+            for x in xs { message.append(x) }
+            message.append(XMLElement(name: "body", namespace: XMPPNamespace.client))
+            host.route(message)
+        }
+    }
+
+    static func newVersion() -> String { MUCLightID.make() }
+
+    // MARK: messages
+
+    /// A groupchat message from an occupant goes to every occupant, from
+    /// `room/<sender's bare JID>` (MongooseIM's form).
+    private func message(_ stanza: XMLElement, from sender: JID, room: JID) {
+        guard stanza[attribute: "type"] == "groupchat" else {
+            return answer(stanza, error: "bad-request", type: "modify")
+        }
+        store.room(room) { [weak self] found in
+            guard let self else { return }
+            guard let found, found.affiliation(of: sender) != .none else {
+                return self.answer(stanza, error: "item-not-found", type: "cancel")
+            }
+            for occupant in found.occupants.keys.sorted(by: { $0.description < $1.description }) {
+                var copy = stanza
+                copy[attribute: "from"] = "\(room.description)/\(sender.bare.description)"
+                copy[attribute: "to"] = occupant.description
+                self.host.route(copy)
+            }
+        }
+    }
+}
+
+/// Room names and versions: 16 random hex digits.
+enum MUCLightID {
+    static func make() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: SASLCrypto.randomBytes(8).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] },
+                      as: UTF8.self)
+    }
+}
