@@ -25,6 +25,24 @@ CLIENT_HANDLERS = """
     path = "/api/contacts/[:jid]"
 """
 
+ROOM_HANDLERS = """
+  [[listen.http.handlers.mongoose_client_api_rooms]]
+    host = "_"
+    path = "/api/rooms/[:id]"
+
+  [[listen.http.handlers.mongoose_client_api_rooms_config]]
+    host = "_"
+    path = "/api/rooms/[:id]/config"
+
+  [[listen.http.handlers.mongoose_client_api_rooms_users]]
+    host = "_"
+    path = "/api/rooms/:id/users/[:user]"
+
+  [[listen.http.handlers.mongoose_client_api_rooms_messages]]
+    host = "_"
+    path = "/api/rooms/[:id]/messages"
+"""
+
 
 def start(tmp_path):
     http_port, c2s_port = free_port(), free_port()
@@ -39,6 +57,7 @@ def start(tmp_path):
     module = "mongoose_client_api_sse"
 
 {CLIENT_HANDLERS}
+{ROOM_HANDLERS}
   [[listen.http.handlers.mongoose_api_admin]]
     host = "_"
     path = "/admin"
@@ -46,7 +65,7 @@ def start(tmp_path):
 [[listen.c2s]]
   port = {c2s_port}
   ip_address = "127.0.0.1"
-""", extra="[modules.mod_roster]\n[modules.mod_mam]\n[modules.mod_offline]\n")
+""", extra="[modules.mod_roster]\n[modules.mod_mam]\n[modules.mod_offline]\n[modules.mod_muc_light]\n")
     server.http_port, server.c2s_port = http_port, c2s_port
     server.start()
     for user in ("alice", "bob"):
@@ -184,6 +203,7 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
     path = "/admin"
 
 {CLIENT_HANDLERS}
+{ROOM_HANDLERS}
   [[listen.http.handlers.cowboy_swagger_redirect_handler]]
     host = "_"
     path = "/api-docs"
@@ -198,7 +218,7 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
     type = "priv_dir"
     app = "cowboy_swagger"
     content_path = "swagger"
-""")
+""", extra="[modules.mod_muc_light]\n")
     server.http_port = http_port
     server.start()
     try:
@@ -206,7 +226,8 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
         assert status == 200
         validate(doc)
         assert {"/admin/users/{host}", "/admin/messages/{caller}/{with}", "/api/messages", "/api/messages/{with}",
-                "/api/contacts", "/api/contacts/{jid}"} <= set(doc["paths"])
+                "/api/contacts", "/api/contacts/{jid}", "/api/rooms", "/api/rooms/{id}", "/api/rooms/{id}/config",
+                "/api/rooms/{id}/users", "/api/rooms/{id}/users/{user}", "/api/rooms/{id}/messages"} <= set(doc["paths"])
         assert doc["paths"]["/admin/users/{host}"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] \
             == ["username", "password"]
 
@@ -235,4 +256,46 @@ def test_api_docs_describe_the_listeners_rest_handlers(tmp_path):
         assert response.status == 404
         connection.close()
     finally:
+        server.stop()
+
+
+def test_rooms(tmp_path):
+    """The rooms of the client API, served by mod_muc_light: a room made, listed,
+    joined by an XMPP user on the c2s listener, written to, renamed, left."""
+    server = start(tmp_path)
+    bob = Client("bob@localhost/xmpp", "secret", server.c2s_port).wait_session()
+    BOB = auth("bob@localhost")
+    try:
+        status, created = call(server, "POST", "/api/rooms", {"name": "Coven", "subject": "Spells"})
+        assert status == 200 and created["id"]
+        room = created["id"]
+        assert call(server, "GET", "/api/rooms") == (200, [{"id": room, "name": "Coven", "subject": "Spells"}])
+        assert call(server, "POST", f"/api/rooms/{room}/users", {"user": "bob@localhost"})[0] == 204
+        joined = bob.wait_message()
+        assert str(joined["from"]) == f"{room}@muclight.localhost" and joined["type"] == "groupchat"
+        status, info = call(server, "GET", f"/api/rooms/{room}")
+        assert status == 200 and info["name"] == "Coven"
+        assert sorted((p["user"], p["role"]) for p in info["participants"]) == [("alice@localhost", "owner"),
+                                                                                ("bob@localhost", "member")]
+        status, sent = call(server, "POST", f"/api/rooms/{room}/messages", {"body": "hello room"})
+        assert status == 200 and sent["id"]
+        message = bob.wait_message()
+        assert message["body"] == "hello room" and str(message["from"]) == f"{room}@muclight.localhost/alice@localhost"
+
+        # Only the owner renames; a member is refused.
+        assert call(server, "PUT", f"/api/rooms/{room}/config", {"name": "Mine", "subject": "x"}, authorization=BOB)[0] == 403
+        assert call(server, "PUT", f"/api/rooms/{room}/config", {"name": "Coven 2", "subject": "Potions"})[0] == 204
+        assert call(server, "GET", f"/api/rooms/{room}", authorization=BOB)[1]["name"] == "Coven 2"
+        # A room with a chosen id, once.
+        assert call(server, "PUT", "/api/rooms/fixed", {"name": "Fixed", "subject": "Nails"}) == (201, {"id": "fixed"})
+        assert call(server, "PUT", "/api/rooms/fixed", {"name": "Fixed", "subject": "Nails"})[0] == 400
+        # bob is removed: the room is gone for him.
+        assert call(server, "DELETE", f"/api/rooms/{room}/users/bob@localhost")[0] == 204
+        assert call(server, "GET", f"/api/rooms/{room}", authorization=BOB)[0] == 404
+        assert call(server, "GET", "/api/rooms/nosuchroom")[0] == 404
+        assert call(server, "POST", f"/api/rooms/{room}/messages", {"body": "x"}, authorization=BOB)[0] == 404
+        assert call(server, "GET", f"/api/rooms/{room}/messages")[0] == 404
+        assert call(server, "POST", "/api/rooms", {"name": "no subject"})[0] == 400
+    finally:
+        bob.close()
         server.stop()

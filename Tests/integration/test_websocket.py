@@ -207,7 +207,7 @@ def test_client_api_rooms_need_muc_light(tmp_path):
     host = "_"
     path = "/api/rooms/[:id]"
 """)
-    assert ("listen.http[1].handlers.mongoose_client_api_rooms[1]: the rooms of the client API need MUC Light"
+    assert ("listen.http[1].handlers.mongoose_client_api_rooms[1]: the rooms of the client API need [modules.mod_muc_light]"
             in server.start_refused())
 
 

@@ -41,18 +41,21 @@ public final class ListenerWorker: @unchecked Sendable {
                         : "\(path): BOSH needs [modules.mod_bosh] as well (MongooseIM's rule)"
                 case .apiAdmin:
                     return nil
+                case .clientAPI where handler.type.hasPrefix("mongoose_client_api_rooms") && ClientAPI.kind(of: handler) != nil:
+                    // Like BOSH, the rooms need their module.
+                    return config.modules.contains { $0.name == "mod_muc_light" } ? nil
+                        : "\(path): the rooms of the client API need [modules.mod_muc_light] as well"
                 case _ where ClientAPI.kind(of: handler) != nil:
                     return nil
                 case .swaggerJSON, .swaggerRedirect:
                     return nil
                 case .cowboyStatic(_, let app, _) where app == "cowboy_swagger":
                     return nil
-                case .clientAPI where handler.type.hasPrefix("mongoose_client_api_rooms"):
-                    return "\(path): the rooms of the client API need MUC Light, which this version of xmppd does not have"
                 default:
                     return "\(path): \(handler.type) handlers are not served by this version of xmppd yet (served: mod_websockets, "
-                        + "mod_bosh, mongoose_api_admin, mongoose_client_api_messages, mongoose_client_api_contacts, "
-                        + "lasse_handler with module mongoose_client_api_sse, the cowboy_swagger handlers)"
+                        + "mod_bosh, mongoose_api_admin, the mongoose_client_api handlers (messages, contacts, rooms, "
+                        + "rooms_config, rooms_users, rooms_messages), lasse_handler with module mongoose_client_api_sse, "
+                        + "the cowboy_swagger handlers)"
                 }
             }
         }
@@ -179,7 +182,11 @@ public final class ListenerWorker: @unchecked Sendable {
             return AdminAPI(handler: handler, username: username, password: password, backend: admin)
         }
         let clientHandlers = http.handlers.filter { ClientAPI.kind(of: $0) != nil }
-        let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin)
+        let roomsHost = setup.config.modules.first { $0.name == "mod_muc_light" }
+            .flatMap { try? $0.reader.string("host", default: "muclight.@HOST@") } ?? "muclight.@HOST@"
+        let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin, roomsDomain: { host in
+            roomsHost.replacingOccurrences(of: "@HOST@", with: host).lowercased()
+        })
         var listener = HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs, clientAPI: clientAPI,
                             docs: APIDocs(handlers: http.handlers),
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),

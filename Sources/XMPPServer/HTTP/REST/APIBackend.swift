@@ -16,6 +16,8 @@ final class APIBackend: @unchecked Sendable {
     private let router: StanzaRouter
     private let modules: ModuleRuntime
     private let archive: ArchiveLookup
+    /// Iqs to services (MUC Light) on a user's behalf.
+    let services: ServiceRequest
     /// Where module requests are made from: modules are called on event loops.
     private let eventLoop: EventLoop
     /// Every module's per-user tables, emptied for a removed account.
@@ -35,6 +37,7 @@ final class APIBackend: @unchecked Sendable {
         self.modules = modules
         self.userData = userData
         archive = ArchiveLookup(registry: registry, modules: modules, eventLoop: eventLoop)
+        services = ServiceRequest(registry: registry, router: router, eventLoop: eventLoop)
         self.eventLoop = eventLoop
     }
 
@@ -93,10 +96,10 @@ final class APIBackend: @unchecked Sendable {
 
     /// A chat message as if `from` had sent it; returns its id.
     @discardableResult
-    func sendMessage(from: JID, to: JID, body: String) -> String {
+    func sendMessage(from: JID, to: JID, body: String, type: String = "chat") -> String {
         let id = UUID().uuidString
         send(XMLElement(name: "message", namespace: XMPPNamespace.client,
-                        attributes: ["type": "chat", "id": id],
+                        attributes: ["type": type, "id": id],
                         children: [.element(XMLElement(name: "body", namespace: XMPPNamespace.client, children: [.text(body)]))]),
              from: from, to: to)
         return id

@@ -1,3 +1,4 @@
+import Foundation
 import XMPPConfig
 
 /// The API documentation handlers of MongooseIM's example config, for the REST
@@ -90,6 +91,10 @@ struct APIDocs: Sendable {
                 add(clientMessages, base: staticPart(handler.path), security: "user")
             case .clientAPI where handler.type == "mongoose_client_api_contacts":
                 add(clientContacts, base: staticPart(handler.path), security: "user")
+            case .clientAPI where handler.type == "mongoose_client_api_rooms":
+                add(clientRooms, base: staticPart(handler.path), security: "user")
+            case .clientAPI where handler.type.hasPrefix("mongoose_client_api_rooms_"):
+                add(clientRoomParts[handler.type] ?? [], base: templated(handler.path), security: "user")
             case .lasse(module: "mongoose_client_api_sse"):
                 add([Operation(method: "get", path: "", summary: "Server-sent events: a \"message\" event per chat message received",
                                responses: [200: "text/event-stream", 401: "bad credentials"])],
@@ -114,6 +119,17 @@ struct APIDocs: Sendable {
         pattern.split(separator: "/").filter { !$0.hasPrefix("[") }.map { "/" + $0 }.joined()
     }
 
+    /// "/api/rooms/[:id]/users/[:user]" → "/api/rooms/{id}/users": bindings become
+    /// path parameters; a last optional segment is described separately.
+    private static func templated(_ pattern: String) -> String {
+        var segments = pattern.split(separator: "/").map(String.init)
+        if segments.last?.hasPrefix("[") == true { segments.removeLast() }
+        return segments.map { segment in
+            let name = segment.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            return "/" + (name.hasPrefix(":") ? "{\(name.dropFirst())}" : segment)
+        }.joined()
+    }
+
     private static func parameterNames(in path: String) -> [String] {
         path.split(separator: "/").compactMap { $0.hasPrefix("{") ? String($0.dropFirst().dropLast()) : nil }
     }
@@ -134,6 +150,33 @@ struct APIDocs: Sendable {
         Operation(method: "put", path: "/{jid}", summary: "invite (subscribe) or accept (subscribed)", body: ["action"],
                   responses: [204: "sent", 404: "not a contact", 501: "unknown action"]),
         Operation(method: "delete", path: "/{jid}", summary: "Remove a contact", responses: [204: "removed", 404: "not a contact"]),
+    ]
+
+    private static let clientRooms: [Operation] = [
+        Operation(method: "get", path: "", summary: "The user's MUC Light rooms", responses: [200: "[{id, name, subject}]"]),
+        Operation(method: "post", path: "", summary: "Create a room", body: ["name", "subject"], responses: [200: "{\"id\"}"]),
+        Operation(method: "get", path: "/{id}", summary: "A room: name, subject, participants",
+                  responses: [200: "room", 404: "no such room"]),
+        Operation(method: "put", path: "/{id}", summary: "Create a room with this id", body: ["name", "subject"],
+                  responses: [201: "{\"id\"}", 400: "exists"]),
+    ]
+
+    private static let clientRoomParts: [String: [Operation]] = [
+        "mongoose_client_api_rooms_config": [
+            Operation(method: "put", path: "", summary: "Change the room's name and subject", body: ["name", "subject"],
+                      responses: [204: "changed", 403: "not the owner", 404: "no such room"]),
+        ],
+        "mongoose_client_api_rooms_users": [
+            Operation(method: "post", path: "", summary: "Add a member", body: ["user"],
+                      responses: [204: "added", 403: "not allowed", 404: "no such room"]),
+            Operation(method: "delete", path: "/{user}", summary: "Remove a member, or leave",
+                      responses: [204: "removed", 403: "not allowed", 404: "no such room"]),
+        ],
+        "mongoose_client_api_rooms_messages": [
+            Operation(method: "post", path: "", summary: "Send a groupchat message", body: ["body"],
+                      responses: [200: "{\"id\"}", 404: "no such room"]),
+            Operation(method: "get", path: "", summary: "Room messages (no archive of rooms: 404)", responses: [404: "no archive"]),
+        ],
     ]
 
     // MARK: the page

@@ -17,8 +17,10 @@ import XMPPCore
 ///                               not a contact)
 ///     DELETE contacts/:jid      remove the contact (204; 404 if not there)
 ///     DELETE contacts           {"to_delete": [jids]}: remove several; answers {"not_deleted": [...]}
+///
+/// and the `mongoose_client_api_rooms*` handlers (ClientAPI+Rooms.swift).
 final class ClientAPI: @unchecked Sendable {
-    enum Kind: Sendable { case messages, contacts, events }
+    enum Kind: Sendable { case messages, contacts, events, rooms, roomConfig, roomUsers, roomMessages }
 
     struct Endpoint: Sendable {
         let kind: Kind
@@ -28,8 +30,11 @@ final class ClientAPI: @unchecked Sendable {
 
     let endpoints: [Endpoint]
     let backend: APIBackend
+    /// The MUC Light service of a served host (mod_muc_light's `host`).
+    let roomsDomain: @Sendable (String) -> String
 
-    init(handlers: [HTTPHandlerConfig], backend: APIBackend) {
+    init(handlers: [HTTPHandlerConfig], backend: APIBackend, roomsDomain: @escaping @Sendable (String) -> String) {
+        self.roomsDomain = roomsDomain
         endpoints = handlers.compactMap { handler in
             guard let kind = Self.kind(of: handler) else { return nil }
             return Endpoint(kind: kind, handler: handler, path: CowboyPath(handler.path))
@@ -43,6 +48,10 @@ final class ClientAPI: @unchecked Sendable {
         case ("mongoose_client_api_messages", _): return .messages
         case ("mongoose_client_api_contacts", _): return .contacts
         case ("lasse_handler", .lasse(module: "mongoose_client_api_sse")): return .events
+        case ("mongoose_client_api_rooms", _): return .rooms
+        case ("mongoose_client_api_rooms_config", _): return .roomConfig
+        case ("mongoose_client_api_rooms_users", _): return .roomUsers
+        case ("mongoose_client_api_rooms_messages", _): return .roomMessages
         default: return nil
         }
     }
@@ -63,6 +72,7 @@ final class ClientAPI: @unchecked Sendable {
             case .messages: try messages(method, bindings, query, user, body, reply)
             case .contacts: try contacts(method, bindings, user, body, reply)
             case .events: reply(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("server-sent events take GET")))
+            case .rooms, .roomConfig, .roomUsers, .roomMessages: try rooms(kind, method, bindings, user, body, reply)
             }
         } catch let error as APIError {
             reply(error.response)
