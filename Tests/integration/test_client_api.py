@@ -265,6 +265,7 @@ def test_rooms(tmp_path):
     server = start(tmp_path)
     bob = Client("bob@localhost/xmpp", "secret", server.c2s_port).wait_session()
     BOB = auth("bob@localhost")
+    bob_events = EventReader(server, authorization=BOB)
     try:
         status, created = call(server, "POST", "/api/rooms", {"name": "Coven", "subject": "Spells"})
         assert status == 200 and created["id"]
@@ -281,6 +282,15 @@ def test_rooms(tmp_path):
         assert status == 200 and sent["id"]
         message = bob.wait_message()
         assert message["body"] == "hello room" and str(message["from"]) == f"{room}@muclight.localhost/alice@localhost"
+        # bob's event stream: his joining, then the message, as "room.message" events.
+        joined_event, message_event = bob_events.next(), bob_events.next()
+        assert joined_event["event"] == "room.message"
+        assert {k: v for k, v in json.loads(joined_event["data"]).items() if k not in ("id", "timestamp")} == {
+            "from": f"{room}@muclight.localhost", "room": room, "type": "affiliation", "affiliation": "member",
+            "user": "bob@localhost"}
+        data = json.loads(message_event["data"])
+        assert message_event["event"] == "room.message" and data["type"] == "message"
+        assert (data["from"], data["room"], data["body"], data["id"]) == ("alice@localhost", room, "hello room", sent["id"])
 
         # Only the owner renames; a member is refused.
         assert call(server, "PUT", f"/api/rooms/{room}/config", {"name": "Mine", "subject": "x"}, authorization=BOB)[0] == 403
@@ -297,5 +307,6 @@ def test_rooms(tmp_path):
         assert call(server, "GET", f"/api/rooms/{room}/messages")[0] == 404
         assert call(server, "POST", "/api/rooms", {"name": "no subject"})[0] == 400
     finally:
+        bob_events.close()
         bob.close()
         server.stop()

@@ -113,6 +113,24 @@ extension ClientAPI {
         return jid
     }
 
+    /// A room's message or affiliation change as MongooseIM's client API encodes it
+    /// (mongoose_client_api_rooms_messages:encode/2): `from` is the sender's bare JID
+    /// (the room's own for its announcements), `room` the room's id.
+    static func roomEventJSON(_ message: XMLElement, at milliseconds: Int64) -> [String: Any] {
+        let from = message[attribute: "from"].flatMap(JID.init)
+        var item: [String: Any] = ["id": message[attribute: "id"] ?? "", "timestamp": milliseconds,
+                                   "from": from?.resource ?? from?.description ?? "", "room": from?.local ?? ""]
+        if let user = message.elements.first(where: { $0.name == "x" })?.child("user") {
+            item["type"] = "affiliation"
+            item["affiliation"] = user[attribute: "affiliation"] ?? ""
+            item["user"] = user.text
+        } else {
+            item["type"] = "message"
+            item["body"] = message.child("body")?.text ?? ""
+        }
+        return item
+    }
+
     private static func infoJSON(_ info: XMLElement?) -> [String: Any] {
         let configuration = info?.child("configuration")
         let participants = (info?.child("occupants")?.elements ?? []).map { user in

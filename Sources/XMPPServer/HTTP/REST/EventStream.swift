@@ -6,7 +6,8 @@ import XMPPCore
 /// The client API's server-sent events (`lasse_handler` with
 /// `mongoose_client_api_sse`): a long-lived HTTP response of `text/event-stream` that
 /// carries every chat message the user receives as an event "message" whose data is
-/// the message as `GET messages` gives it, with ids counting from 1.
+/// the message as `GET messages` gives it, and every groupchat message (MUC Light) as
+/// an event "room.message", with ids counting from 1.
 ///
 /// Behind it is a session of the user's own (see APIBackend.openEventSession), which
 /// ends when the HTTP connection does.
@@ -45,12 +46,20 @@ final class EventStream: @unchecked Sendable {
         channel.write(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(string: event))), promise: nil)
     }
 
-    /// On the channel's loop. Chat messages only, as MongooseIM's handler sends.
+    /// On the channel's loop. Chat and groupchat messages only, as MongooseIM's handler sends.
     private func deliver(_ stanza: XMLElement) {
-        guard stanza.name == "message", stanza[attribute: "type"] == "chat" else { return }
+        guard stanza.name == "message" else { return }
         let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-        let data = JSONBody.encode(ArchiveLookup.Message(stanza, at: now).clientJSON)
-        let event = "id: \(nextID)\nevent: message\ndata: \(data)\n\n"
+        let name: String, data: String
+        switch stanza[attribute: "type"] {
+        case "chat":
+            (name, data) = ("message", JSONBody.encode(ArchiveLookup.Message(stanza, at: now).clientJSON))
+        case "groupchat":
+            (name, data) = ("room.message", JSONBody.encode(ClientAPI.roomEventJSON(stanza, at: now)))
+        default:
+            return
+        }
+        let event = "id: \(nextID)\nevent: \(name)\ndata: \(data)\n\n"
         nextID += 1
         guard early == nil else { return early!.append(event) }
         send(event)
