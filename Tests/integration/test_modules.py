@@ -153,7 +153,7 @@ def test_server_pings_close_dead_sessions(tmp_path):
 
 
 @pytest.mark.parametrize("modules,expected", [
-    ("[modules.mod_pong]\n", ":{line}: modules.mod_pong: unknown module (known modules: mod_blocking, mod_bosh, mod_carboncopy, mod_disco, mod_mam, mod_offline, mod_ping, mod_private, mod_roster, mod_stream_management)"),
+    ("[modules.mod_pong]\n", ":{line}: modules.mod_pong: unknown module (known modules: mod_blocking, mod_bosh, mod_carboncopy, mod_disco, mod_mam, mod_muc_light, mod_offline, mod_ping, mod_private, mod_roster, mod_stream_management)"),
     ("[modules.mod_stream_management]\n  buffer_max = \"lots\"\n",
      ":{line2}: modules.mod_stream_management.buffer_max: found string \"lots\", expected a positive integer or \"infinity\""),
     ("[modules.mod_stream_management]\n  stale_h.enabled = 1\n",
