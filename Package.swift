@@ -100,6 +100,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore"]),
+        .testTarget(name: "ModMUCLightTests", dependencies: ["mod_muc_light", "XMPPCore"]),
         .testTarget(name: "XMPPServerTests", dependencies: [
             "XMPPServer", "XMPPCore", "XMPPModuleAPI",
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -10,6 +10,9 @@ struct MUCLightOptions: Sendable {
     var allCanConfigure = false
     var allCanInvite = false
 
+    /// The defaults.
+    init() {}
+
     init(_ options: ModuleOptions) throws {
         try options.checkKnownKeys(["host", "backend", "equal_occupants", "legacy_mode", "rooms_per_user", "blocking",
                                     "all_can_configure", "all_can_invite", "max_occupants", "rooms_per_page",

@@ -93,23 +93,26 @@ struct AffiliationChange {
             guard allowed else { return .refused(condition: "not-allowed") }
             changes[user] = options.equalOccupants && wanted == .owner ? .member : wanted
         }
+        // On a copy: a refused change leaves the room as it was.
+        var updated = room
         for (user, affiliation) in changes {
-            room.occupants[user] = affiliation == .none ? nil : affiliation
+            updated.occupants[user] = affiliation == .none ? nil : affiliation
         }
-        guard room.occupants.count <= options.maxOccupants else { return .refused(condition: "not-allowed") }
+        guard updated.occupants.count <= options.maxOccupants else { return .refused(condition: "not-allowed") }
         // One owner at most, unless several are allowed: a new owner demotes the old one.
-        if !options.equalOccupants, room.owners.count > 1, let newOwner = changes.first(where: { $0.value == .owner })?.key {
-            for owner in room.owners where owner != newOwner {
-                room.occupants[owner] = .member
+        if !options.equalOccupants, updated.owners.count > 1, let newOwner = changes.first(where: { $0.value == .owner })?.key {
+            for owner in updated.owners where owner != newOwner {
+                updated.occupants[owner] = .member
                 changes[owner] = .member
             }
         }
         // The owner left: the first member (by JID) takes over.
-        if !options.equalOccupants, room.owners.isEmpty,
-           let heir = room.occupants.keys.sorted(by: { $0.description < $1.description }).first {
-            room.occupants[heir] = .owner
+        if !options.equalOccupants, updated.owners.isEmpty,
+           let heir = updated.occupants.keys.sorted(by: { $0.description < $1.description }).first {
+            updated.occupants[heir] = .owner
             changes[heir] = .owner
         }
+        room = updated
         return .changed(changes: changes)
     }
 }
