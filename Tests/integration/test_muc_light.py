@@ -86,12 +86,14 @@ def test_room_life(server):
         listed = items.findall("{http://jabber.org/protocol/disco#items}item")
         assert [(i.get("jid"), i.get("name")) for i in listed] == [(room, "Coven")]
 
-        # Configuration: the owner changes it, a member may not.
+        # Configuration: the owner changes it; a member may change the subject only.
         assert iq(alice, "set", room, f"<query xmlns='{ML}#configuration'><subject>Spells</subject></query>") is None
         _, x = announcement(bob, f"{ML}#configuration")
         assert x.findtext(f"{{{ML}#configuration}}subject") == "Spells"
         assert x.findtext(f"{{{ML}#configuration}}prev-version") != x.findtext(f"{{{ML}#configuration}}version")
-        assert iq(bob, "set", room, f"<query xmlns='{ML}#configuration'><subject>Mine</subject></query>") == "not-allowed"
+        assert iq(bob, "set", room, f"<query xmlns='{ML}#configuration'><roomname>Mine</roomname></query>") == "not-allowed"
+        assert iq(bob, "set", room, f"<query xmlns='{ML}#configuration'><subject>Spells</subject></query>") is None
+        announcement(bob, f"{ML}#configuration")
         config = iq(bob, "get", room, f"<query xmlns='{ML}#configuration'/>")
         assert config.findtext(f"{{{ML}#configuration}}roomname") == "Coven"
         assert config.findtext(f"{{{ML}#configuration}}subject") == "Spells"

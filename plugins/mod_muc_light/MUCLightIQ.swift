@@ -132,7 +132,11 @@ extension ModMUCLight {
                 out.append(occupants)
                 return .done(reply: out, announcements: [])
             case ("set", MUCLightNamespace.configuration):
-                guard current.affiliation(of: actor) == .owner || options.allCanConfigure else { return .refused("not-allowed", "cancel") }
+                // Without all_can_configure, members may still change the subject (MongooseIM's rule).
+                let mayConfigure = current.affiliation(of: actor) == .owner || options.allCanConfigure
+                guard mayConfigure || query.elements.allSatisfy({ $0.name == "subject" }) else {
+                    return .refused("not-allowed", "cancel")
+                }
                 var changed: [XMLElement] = []
                 for field in query.elements {
                     guard current.value(field.name) != nil else { return .refused("bad-request", "modify") }

@@ -7,6 +7,7 @@ struct MUCLightOptions: Sendable {
     var equalOccupants = false
     var maxOccupants = Int.max
     var roomsPerUser = Int.max
+    /// Members may change every field, not only the subject.
     var allCanConfigure = false
     var allCanInvite = false
 
