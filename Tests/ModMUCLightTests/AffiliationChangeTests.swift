@@ -73,4 +73,12 @@ final class AffiliationChangeTests: XCTestCase {
         XCTAssertEqual(apply([(owner, .none)], by: owner, options: options, to: &room), .changed(changes: [owner: .none]))
         XCTAssertEqual(room.occupants, [member: .member])
     }
+
+    func testBlockedUsersAreLeftOutSilently() {
+        var room = room()
+        let outcome = AffiliationChange(options: MUCLightOptions()).apply([(newcomer, .member), (other, .none)], by: owner,
+                                                                         to: &room, blocked: { $0 == self.newcomer })
+        XCTAssertEqual(outcome, .changed(changes: [other: .none]))
+        XCTAssertNil(room.occupants[newcomer])
+    }
 }

@@ -153,3 +153,42 @@ def test_bad_options_are_config_errors(tmp_path):
     instance = Server(tmp_path, f"[[listen.c2s]]\n  port = {free_port()}\n",
                       extra="[modules.mod_muc_light]\n  legacy_mode = true\n")
     assert "modules.mod_muc_light.legacy_mode" in instance.start_refused()
+
+
+def occupants(client, room):
+    info = iq(client, "get", room, f"<query xmlns='{ML}#info'/>")
+    return users(info.find(f"{{{ML}#info}}occupants"), f"{ML}#info")
+
+
+def test_blocking_keeps_a_user_out(server):
+    """#blocking (spec §4.5): a user who denies a room, or the user adding it, is left
+    out of that room silently; allowing again lets it be added."""
+    alice = Client("alice@localhost/a", "secret", server.port_a).wait_session()
+    carol = Client("carol@localhost/c", "secret", server.port_b).wait_session()
+    coven, chapel = f"coven@{SERVICE}", f"chapel@{SERVICE}"
+    try:
+        assert iq(carol, "set", SERVICE, f"<query xmlns='{ML}#blocking'><room action='deny'>{coven}</room></query>") is None
+        listed = iq(carol, "get", SERVICE, f"<query xmlns='{ML}#blocking'/>")
+        assert [(e.tag.split("}")[1], e.get("action"), e.text) for e in listed] == [("room", "deny", coven)]
+        assert iq(alice, "set", coven, f"<query xmlns='{ML}#create'><occupants><user affiliation='member'>carol@localhost"
+                                       f"</user></occupants></query>") is None
+        assert occupants(alice, coven) == {"alice@localhost": "owner"}
+
+        # Denying alice herself: her additions of carol anywhere are ignored.
+        assert iq(carol, "set", SERVICE, f"<query xmlns='{ML}#blocking'><user action='deny'>alice@localhost</user>"
+                                         f"</query>") is None
+        assert iq(alice, "set", chapel, f"<query xmlns='{ML}#create'/>") is None
+        assert iq(alice, "set", chapel, f"<query xmlns='{ML}#affiliations'><user affiliation='member'>carol@localhost</user>"
+                                        f"</query>") is None
+        assert occupants(alice, chapel) == {"alice@localhost": "owner"}
+        # Allowed again: added.
+        assert iq(carol, "set", SERVICE, f"<query xmlns='{ML}#blocking'><user action='allow'>alice@localhost</user>"
+                                         f"</query>") is None
+        assert iq(alice, "set", chapel, f"<query xmlns='{ML}#affiliations'><user affiliation='member'>carol@localhost</user>"
+                                        f"</query>") is None
+        assert occupants(alice, chapel) == {"alice@localhost": "owner", "carol@localhost": "member"}
+        assert iq(carol, "set", SERVICE, f"<query xmlns='{ML}#blocking'><room action='maybe'>{coven}</room></query>") \
+            == "bad-request"
+    finally:
+        alice.close()
+        carol.close()

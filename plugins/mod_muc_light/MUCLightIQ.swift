@@ -24,6 +24,7 @@ extension ModMUCLight {
         case ("get", Self.discoInfo): discoInfo(iq, room: room, from: from)
         case ("get", Self.discoItems) where room.local == nil: roomList(iq, of: from.bare)
         case ("set", MUCLightNamespace.create): create(iq, query, room: room, creator: from.bare)
+        case (_, MUCLightNamespace.blocking) where room.local == nil: blocking(iq, query, of: from.bare)
         case (_, MUCLightNamespace.configuration),
              (_, MUCLightNamespace.affiliations),
              ("get", MUCLightNamespace.info),
@@ -86,8 +87,12 @@ extension ModMUCLight {
             occupants[member] = .member
         }
         let (options, initialConfig, initialOccupants) = (self.options, config, occupants)
-        store.change(jid, roomsOf: creator, { room, roomsOfCreator -> Outcome in
+        store.change(jid, roomsOf: creator, { room, roomsOfCreator, blocks -> Outcome in
             guard room == nil else { return .refused("conflict", "cancel") }
+            // Users who block the room or the creator are left out (spec §4.5).
+            let initialOccupants = initialOccupants.filter { user, _ in
+                user == creator || !(blocks(user, "room", jid) || blocks(user, "user", creator))
+            }
             guard roomsOfCreator < options.roomsPerUser, initialOccupants.count <= options.maxOccupants else {
                 return .refused("not-allowed", "cancel")
             }
@@ -102,13 +107,43 @@ extension ModMUCLight {
         }, done: { [weak self] result in self?.finish(iq, result, room: jid) })
     }
 
+    // MARK: blocking
+
+    /// `#blocking` on the service (spec §4.5): a user's list of rooms and users it does
+    /// not want to be added by; get lists the denials, set changes them.
+    private func blocking(_ iq: XMLElement, _ query: XMLElement, of user: JID) {
+        let namespace = MUCLightNamespace.blocking
+        guard iq[attribute: "type"] == "set" else {
+            return store.blocking(of: user) { [weak self] items in
+                var out = XMLElement(name: "query", namespace: namespace)
+                for item in items {
+                    out.append(XMLElement(name: item.kind, namespace: namespace, attributes: ["action": "deny"],
+                                          children: [.text(item.target)]))
+                }
+                self?.reply(iq, out)
+            }
+        }
+        var changes: [(kind: String, target: String, deny: Bool)] = []
+        for item in query.elements {
+            guard item.name == "room" || item.name == "user", let action = item[attribute: "action"],
+                  action == "deny" || action == "allow", let target = JID(item.text.trimmingCharacters(in: .whitespaces)) else {
+                return answer(iq, error: "bad-request", type: "modify")
+            }
+            changes.append((item.name, target.bare.description, action == "deny"))
+        }
+        guard !changes.isEmpty else { return answer(iq, error: "bad-request", type: "modify") }
+        store.setBlocking(of: user, changes) { [weak self] ok in
+            ok ? self?.reply(iq) : self?.answer(iq, error: "internal-server-error", type: "wait")
+        }
+    }
+
     // MARK: an existing room
 
     private func change(_ iq: XMLElement, _ query: XMLElement, room jid: JID, actor: JID) {
         let type = iq[attribute: "type"] ?? ""
         let namespace = query.namespace ?? ""
         let options = self.options
-        store.change(jid, { room, _ -> Outcome in
+        store.change(jid, { room, _, blocks -> Outcome in
             guard var current = room, current.affiliation(of: actor) != .none else { return .refused("item-not-found", "cancel") }
             switch (type, namespace) {
             case ("get", MUCLightNamespace.configuration):
@@ -152,7 +187,9 @@ extension ModMUCLight {
                 for field in changed { x.append(XMLElement(name: field.name, namespace: namespace, children: [.text(field.text)])) }
                 return .done(reply: nil, announcements: [([x], Array(current.occupants.keys))])
             case ("set", MUCLightNamespace.affiliations):
-                return Self.changeAffiliations(query, actor: actor, room: &room, options: options)
+                return Self.changeAffiliations(query, actor: actor, room: &room, options: options) { user in
+                    blocks(user, "room", jid) || blocks(user, "user", actor)
+                }
             case ("set", MUCLightNamespace.destroy):
                 guard current.affiliation(of: actor) == .owner || options.equalOccupants else { return .refused("not-allowed", "cancel") }
                 room = nil
@@ -171,7 +208,7 @@ extension ModMUCLight {
     /// stays gets the delta with both versions; a newcomer the whole list with the new
     /// version; whoever leaves a notice of that alone. The last one out ends the room.
     private static func changeAffiliations(_ query: XMLElement, actor: JID, room: inout MUCLightRoom?,
-                                           options: MUCLightOptions) -> Outcome {
+                                           options: MUCLightOptions, blocked: (JID) -> Bool) -> Outcome {
         guard var current = room else { return .refused("item-not-found", "cancel") }
         let namespace = MUCLightNamespace.affiliations
         var requested: [(JID, Affiliation)] = []
@@ -183,7 +220,7 @@ extension ModMUCLight {
             requested.append((jid, affiliation))
         }
         let before = current
-        switch AffiliationChange(options: options).apply(requested, by: actor, to: &current) {
+        switch AffiliationChange(options: options).apply(requested, by: actor, to: &current, blocked: blocked) {
         case .refused(let condition):
             let type = ["item-not-found": "cancel", "bad-request": "modify"][condition] ?? "auth"
             return .refused(condition, type)

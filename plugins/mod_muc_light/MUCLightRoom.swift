@@ -8,6 +8,7 @@ enum MUCLightNamespace {
     static let affiliations = base + "#affiliations"
     static let info = base + "#info"
     static let destroy = base + "#destroy"
+    static let blocking = base + "#blocking"
 }
 
 enum Affiliation: String, Sendable {
@@ -70,7 +71,10 @@ struct AffiliationChange {
         case refused(condition: String)
     }
 
-    func apply(_ requested: [(JID, Affiliation)], by actor: JID, to room: inout MUCLightRoom) -> Outcome {
+    /// `blocked(user)`: the user denies the room or the actor (spec §4.5); adding it is
+    /// left out silently.
+    func apply(_ requested: [(JID, Affiliation)], by actor: JID, to room: inout MUCLightRoom,
+               blocked: (JID) -> Bool = { _ in false }) -> Outcome {
         let actorAffiliation = room.affiliation(of: actor)
         guard actorAffiliation != .none else { return .refused(condition: "item-not-found") }
         var changes: [JID: Affiliation] = [:]
@@ -91,6 +95,7 @@ struct AffiliationChange {
                 allowed = false
             }
             guard allowed else { return .refused(condition: "not-allowed") }
+            if current == .none, blocked(user) { continue }
             changes[user] = options.equalOccupants && wanted == .owner ? .member : wanted
         }
         // On a copy: a refused change leaves the room as it was.

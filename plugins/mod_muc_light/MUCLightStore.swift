@@ -24,6 +24,12 @@ final class MUCLightStore: @unchecked Sendable {
                 affiliation TEXT NOT NULL,
                 PRIMARY KEY (room, domain, username));
             CREATE INDEX IF NOT EXISTS muc_light_occupants_by_user ON muc_light_occupants(domain, username);
+            CREATE TABLE IF NOT EXISTS muc_light_blocking (
+                username TEXT NOT NULL,
+                domain TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                target TEXT NOT NULL,
+                PRIMARY KEY (domain, username, kind, target));
             """)
     }
 
@@ -41,11 +47,48 @@ final class MUCLightStore: @unchecked Sendable {
         }
     }
 
+    /// A user's blocking list (spec §4.5): rooms and users it denies, as ("room" | "user", JID).
+    func blocking(of user: JID, done: @escaping @Sendable ([(kind: String, target: String)]) -> Void) {
+        queue.async { [self] in
+            let rows = (try? database.query("SELECT kind, target FROM muc_light_blocking WHERE domain = ? AND username = ? ORDER BY kind, target",
+                                            user.domain, user.local ?? "")) ?? []
+            done(rows.compactMap { row in row.string(0).flatMap { kind in row.string(1).map { (kind, $0) } } })
+        }
+    }
+
+    /// Applies `changes` ((kind, target, deny)) to the user's blocking list.
+    func setBlocking(of user: JID, _ changes: [(kind: String, target: String, deny: Bool)],
+                     done: @escaping @Sendable (Bool) -> Void) {
+        queue.async { [self] in
+            let saved: Bool? = try? database.transaction { () -> Bool in
+                for change in changes {
+                    if change.deny {
+                        _ = try database.run("INSERT OR IGNORE INTO muc_light_blocking(username, domain, kind, target) VALUES (?, ?, ?, ?)",
+                                             user.local ?? "", user.domain, change.kind, change.target)
+                    } else {
+                        _ = try database.run("DELETE FROM muc_light_blocking WHERE domain = ? AND username = ? AND kind = ? AND target = ?",
+                                             user.domain, user.local ?? "", change.kind, change.target)
+                    }
+                }
+                return true
+            }
+            done(saved == true)
+        }
+    }
+
+    /// Whether `user` blocks `target` (a room or a user); used inside `change`.
+    private func blocks(_ user: JID, _ kind: String, _ target: JID) -> Bool {
+        !((try? database.query("SELECT 1 FROM muc_light_blocking WHERE domain = ? AND username = ? AND kind = ? AND target = ?",
+                                user.domain, user.local ?? "", kind, target.bare.description)) ?? []).isEmpty
+    }
+
     /// Loads the room (nil if there is none), lets `body` change it (nil: delete it)
     /// and writes the result, in one transaction. `body` returns the outcome passed to
-    /// `done`; a thrown error is passed as `.failure`.
+    /// `done`; a thrown error is passed as `.failure`. `body` may ask whether a user
+    /// blocks a room or another user ("room" / "user").
     func change<T: Sendable>(_ jid: JID, roomsOf user: JID? = nil,
-                             _ body: @escaping @Sendable (_ room: inout MUCLightRoom?, _ roomsOfUser: Int) throws -> T,
+                             _ body: @escaping @Sendable (_ room: inout MUCLightRoom?, _ roomsOfUser: Int,
+                                                          _ blocks: (JID, String, JID) -> Bool) throws -> T,
                              done: @escaping @Sendable (Result<T, Error>) -> Void) {
         queue.async { [self] in
             done(Result {
@@ -56,7 +99,7 @@ final class MUCLightStore: @unchecked Sendable {
                         try database.query("SELECT COUNT(*) FROM muc_light_occupants WHERE domain = ? AND username = ?",
                                            user.domain, user.local ?? "").first?.int(0) ?? 0
                     } ?? 0
-                    let outcome = try body(&room, count)
+                    let outcome = try body(&room, count, blocks)
                     if room != before { try save(jid, room) }
                     return outcome
                 }

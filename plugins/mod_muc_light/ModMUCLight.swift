@@ -12,7 +12,7 @@ import XMPPStore
 /// in the SQLite file the workers share, so every worker serves every room.
 public final class ModMUCLight: ServerModule, @unchecked Sendable {
     public static let name = "mod_muc_light"
-    public static let perUserTables = [PerUserTable("muc_light_occupants")]
+    public static let perUserTables = [PerUserTable("muc_light_occupants"), PerUserTable("muc_light_blocking")]
 
     let host: ModuleHost
     let options: MUCLightOptions
