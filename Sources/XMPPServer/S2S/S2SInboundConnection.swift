@@ -22,8 +22,8 @@ struct S2SInboundEnvironment: Sendable {
     var connections: ConnectionTracker
     var maxStanzaSize: Int?
     var hibernateAfter: TimeAmount
-    /// From connect until a first domain is verified (c2s_state_timeout, as for the
-    /// other listeners).
+    /// From connect until a first domain is verified: c2s_state_timeout as for the
+    /// other listeners, but at least s2s.outgoing.connection_timeout.
     var negotiationTimeout: TimeAmount
     var logger: Logger
 }

@@ -51,7 +51,10 @@ extension ListenerWorker {
             connections: connections,
             maxStanzaSize: setup.listener.xmpp?.maxStanzaSize,
             hibernateAfter: .milliseconds(Int64(setup.listener.xmpp?.hibernateAfterMs ?? 0)),
-            negotiationTimeout: .milliseconds(Int64(config.general.c2sStateTimeoutMs)),
+            // A peer's first dialback waits for our connection to its authoritative
+            // server: never less time than that connection may take.
+            negotiationTimeout: .milliseconds(Int64(max(config.general.c2sStateTimeoutMs,
+                                                        config.s2s.connectionTimeoutMs ?? 60_000))),
             logger: logger)
     }
 }
