@@ -226,3 +226,51 @@ def test_the_last_messages_come_from_the_archive(tmp_path):
             bob.close()
     finally:
         server.stop()
+
+
+def test_muc_light_commands(tmp_path):
+    """mod_muc_light_commands on the admin API: rooms made, joined, written to,
+    renamed and destroyed for users, with an XMPP member seeing the effects."""
+    server = start(tmp_path, modules="[modules.mod_muc_light]\n")
+    try:
+        for user in ("alice", "bob"):
+            server.register(user, "secret")
+        bob = Client("bob@localhost/xmpp", "secret", server.c2s_port).wait_session()
+        status, room, _ = call(server, "POST", "/api/muc-lights/localhost",
+                               {"name": "Coven", "owner": "alice@localhost", "subject": "Spells"})
+        assert status == 201 and room.endswith("@muclight.localhost")
+        # Rooms are named by id or by name among the sender's rooms.
+        assert call(server, "POST", "/api/muc-lights/localhost/Coven/participants",
+                    {"sender": "alice@localhost", "recipient": "bob@localhost"})[0] == 204
+        joined = bob.wait_message()
+        assert str(joined["from"]) == room and joined["type"] == "groupchat"
+        room_id = room.split("@")[0]
+        assert call(server, "POST", f"/api/muc-lights/localhost/{room_id}/messages",
+                    {"from": "alice@localhost", "body": "from the admin API"})[0] == 204
+        message = bob.wait_message()
+        assert message["body"] == "from the admin API" and str(message["from"]) == f"{room}/alice@localhost"
+        assert call(server, "PUT", "/api/muc-lights/localhost/config",
+                    {"id": room_id, "name": "Coven 2", "user": "alice@localhost", "subject": "Potions"})[0] == 204
+        assert call(server, "PUT", "/api/muc-lights/localhost",
+                    {"id": "fixed", "name": "Fixed", "owner": "alice@localhost", "subject": "Nails"})[0] == 204
+        # Only the owner destroys; a room nobody is in is not found.
+        assert call(server, "DELETE", f"/api/muc-lights/localhost/{room_id}/bob@localhost/management")[0] == 403
+        assert call(server, "DELETE", f"/api/muc-lights/localhost/{room_id}/alice@localhost/management")[0] == 204
+        assert call(server, "DELETE", f"/api/muc-lights/localhost/{room_id}/alice@localhost/management")[0] == 404
+        assert call(server, "POST", "/api/muc-lights/elsewhere", {"name": "x", "owner": "alice@localhost", "subject": "y"})[0] \
+            == 404
+        assert "create_muc_light_room" in [c["name"] for c in call(server, "GET", "/api/commands")[1]]
+        bob.close()
+    finally:
+        server.stop()
+
+
+def test_muc_light_commands_need_the_module(tmp_path):
+    server = start(tmp_path)
+    try:
+        server.register("alice", "secret")
+        status, body, _ = call(server, "POST", "/api/muc-lights/localhost",
+                               {"name": "Coven", "owner": "alice@localhost", "subject": "Spells"})
+        assert status == 404 and "mod_muc_light" in body
+    finally:
+        server.stop()

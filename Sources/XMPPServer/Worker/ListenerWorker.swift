@@ -182,11 +182,7 @@ public final class ListenerWorker: @unchecked Sendable {
             return AdminAPI(handler: handler, username: username, password: password, backend: admin)
         }
         let clientHandlers = http.handlers.filter { ClientAPI.kind(of: $0) != nil }
-        let roomsHost = setup.config.modules.first { $0.name == "mod_muc_light" }
-            .flatMap { try? $0.reader.string("host", default: "muclight.@HOST@") } ?? "muclight.@HOST@"
-        let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin, roomsDomain: { host in
-            roomsHost.replacingOccurrences(of: "@HOST@", with: host).lowercased()
-        })
+        let clientAPI = clientHandlers.isEmpty ? nil : ClientAPI(handlers: clientHandlers, backend: admin)
         var listener = HTTPListener(routes: routes, boshHandlers: boshHandlers, bosh: bosh, adminAPIs: adminAPIs, clientAPI: clientAPI,
                             docs: APIDocs(handlers: http.handlers),
                             tls: try ListenerTLSMaterial.context(for: setup.listener, in: setup.config),

@@ -18,6 +18,9 @@ final class APIBackend: @unchecked Sendable {
     private let archive: ArchiveLookup
     /// Iqs to services (MUC Light) on a user's behalf.
     let services: ServiceRequest
+    /// mod_muc_light's `host` ("muclight.@HOST@" by default), for the rooms APIs;
+    /// nil without the module.
+    private let roomsHost: String?
     /// Where module requests are made from: modules are called on event loops.
     private let eventLoop: EventLoop
     /// Every module's per-user tables, emptied for a removed account.
@@ -38,7 +41,15 @@ final class APIBackend: @unchecked Sendable {
         self.userData = userData
         archive = ArchiveLookup(registry: registry, modules: modules, eventLoop: eventLoop)
         services = ServiceRequest(registry: registry, router: router, eventLoop: eventLoop)
+        roomsHost = config.modules.first { $0.name == "mod_muc_light" }
+            .map { (try? $0.reader.string("host", default: "muclight.@HOST@")) ?? "muclight.@HOST@" }
         self.eventLoop = eventLoop
+    }
+
+    /// The MUC Light service of a served host; 404 without mod_muc_light.
+    func roomsService(of host: String) throws -> JID {
+        guard let roomsHost else { throw APIError.notFound("no MUC Light (enable mod_muc_light)") }
+        return JID(local: nil, domain: roomsHost.replacingOccurrences(of: "@HOST@", with: host).lowercased(), resource: nil)
     }
 
     /// Runs `body` on the queue with the account store (opened at first use).

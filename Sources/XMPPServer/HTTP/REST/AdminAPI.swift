@@ -27,6 +27,8 @@ import XMPPStore
 ///     GET    /messages/{caller}[/{with}]     ?before=unix seconds&limit=n (100, at most 500): the
 ///                                            last messages of the caller's archive
 ///
+/// and MUC Light's commands (AdminAPI+MUCLight.swift).
+///
 /// Contacts and the archive are the modules' (mod_roster, mod_mam), reached as a
 /// client reaches them: a jabber:iq:roster or XEP-0313 request on the caller's behalf.
 ///
@@ -35,7 +37,7 @@ import XMPPStore
 final class AdminAPI: @unchecked Sendable {
     let handler: HTTPHandlerConfig
     private let credentials: (user: String, password: String)?
-    private let backend: APIBackend
+    let backend: APIBackend
 
     init(handler: HTTPHandlerConfig, username: String?, password: String?, backend: APIBackend) {
         self.handler = handler
@@ -169,6 +171,8 @@ final class AdminAPI: @unchecked Sendable {
             case let action:
                 throw APIError.badRequest("action must be connect or disconnect, not \(action)")
             }
+        case (_, "muc-lights", _):
+            try mucLights(method, path, body, reply)
         case (_, let name?, _) where Self.operations.contains(where: { $0.command?.category == name }):
             throw APIError.notFound("no \(method) \(path.joined(separator: "/")): see GET commands")
         default:
@@ -185,7 +189,7 @@ final class AdminAPI: @unchecked Sendable {
     }
 
     /// A user of a served host, as a bare JID.
-    private func localUser(_ text: String) throws -> JID {
+    func localUser(_ text: String) throws -> JID {
         let jid = try JSONBody.jid(text)
         guard jid.local != nil, backend.hosts.contains(jid.domain) else {
             throw APIError.badRequest("\(text) is not a user of this server")
@@ -193,7 +197,7 @@ final class AdminAPI: @unchecked Sendable {
         return jid.bare
     }
 
-    private func served(_ host: String) throws -> String {
+    func served(_ host: String) throws -> String {
         let host = host.lowercased()
         guard backend.hosts.contains(host) else { throw APIError.notFound("unknown host \(host)") }
         return host
@@ -220,7 +224,9 @@ final class AdminAPI: @unchecked Sendable {
 
     /// Every command, as MongooseIM's mod_commands names and describes it: `GET
     /// /commands` lists them and the API docs describe them from this one table.
-    static let operations: [APIDocs.Operation] = [
+    static let operations: [APIDocs.Operation] = coreOperations + mucLightOperations
+
+    private static let coreOperations: [APIDocs.Operation] = [
         .init(command: ("list_methods", "commands"), method: "get", path: "/commands", summary: "List commands",
               responses: [200: "the commands"]),
         .init(command: ("list_users", "users"), method: "get", path: "/users/{host}", summary: "List registered users on this host",

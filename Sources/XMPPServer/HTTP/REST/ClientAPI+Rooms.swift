@@ -17,50 +17,42 @@ import XMPPCore
 /// `:id` is the room's local part (or its bare JID). Errors: 404 for a room the user
 /// is not in, 403 for what its affiliation does not allow, 400 for bad input.
 extension ClientAPI {
-    private static let ml = "urn:xmpp:muclight:0"
-
     func rooms(_ kind: Kind, _ method: HTTPMethod, _ bindings: [String: String], _ user: JID, _ body: String,
                _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
-        let service = JID(local: nil, domain: roomsDomain(user.domain), resource: nil)
+        let service = try backend.roomsService(of: user.domain)
         let room = try bindings["id"].map { try roomJID($0, service: service) }
         switch (kind, method, room) {
         case (.rooms, .GET, nil):
-            ask(user, "get", Self.query("http://jabber.org/protocol/disco#items"), to: service, reply) { [self] items in
+            backend.askRooms(user, "get", MUCLightIQ.roomList, to: service, reply) { [self] items in
                 let rooms = items?.elements.compactMap { $0[attribute: "jid"].flatMap(JID.init) } ?? []
                 describe(rooms, of: user, collected: [], reply)
             }
         case (.rooms, .GET, let room?):
-            ask(user, "get", Self.query(Self.ml + "#info"), to: room, reply) { info in
+            backend.askRooms(user, "get", MUCLightIQ.query("#info"), to: room, reply) { info in
                 reply(RESTResponse(status: .ok, body: JSONBody.encode(Self.infoJSON(info))))
             }
         case (.rooms, .POST, nil), (.rooms, .PUT, _):
             let fields = try JSONBody.fields(body, "name", "subject")
-            let target = room ?? JID(local: Self.newRoomID(), domain: service.domain, resource: nil)
-            var create = Self.query(Self.ml + "#create")
-            create.append(XMLElement(name: "configuration", namespace: Self.ml + "#create", children: [
-                .element(XMLElement(name: "roomname", namespace: Self.ml + "#create", children: [.text(fields[0])])),
-                .element(XMLElement(name: "subject", namespace: Self.ml + "#create", children: [.text(fields[1])])),
-            ]))
-            ask(user, "set", create, to: target, reply) { _ in
+            let target = room ?? JID(local: MUCLightIQ.newRoomID(), domain: service.domain, resource: nil)
+            backend.askRooms(user, "set", MUCLightIQ.create(name: fields[0], subject: fields[1]), to: target, reply) { _ in
                 reply(RESTResponse(status: room == nil ? .ok : .created, body: JSONBody.encode(["id": target.local ?? ""])))
             }
         case (.roomConfig, .PUT, let room?):
             let fields = try JSONBody.fields(body, "name", "subject")
-            var config = Self.query(Self.ml + "#configuration")
-            config.append(XMLElement(name: "roomname", namespace: Self.ml + "#configuration", children: [.text(fields[0])]))
-            config.append(XMLElement(name: "subject", namespace: Self.ml + "#configuration", children: [.text(fields[1])]))
-            ask(user, "set", config, to: room, reply) { _ in reply(.noContent) }
+            backend.askRooms(user, "set", MUCLightIQ.configuration(name: fields[0], subject: fields[1]), to: room, reply) { _ in
+                reply(.noContent)
+            }
         case (.roomUsers, .POST, let room?):
             let member = try JSONBody.jid(try JSONBody.fields(body, "user")[0]).bare
-            ask(user, "set", Self.affiliation(member, "member"), to: room, reply) { _ in reply(.noContent) }
+            backend.askRooms(user, "set", MUCLightIQ.affiliation(member, "member"), to: room, reply) { _ in reply(.noContent) }
         case (.roomUsers, .DELETE, let room?):
             guard let name = bindings["user"] else { throw APIError.badRequest("which user?") }
             let member = try JSONBody.jid(name).bare
-            ask(user, "set", Self.affiliation(member, "none"), to: room, reply) { _ in reply(.noContent) }
+            backend.askRooms(user, "set", MUCLightIQ.affiliation(member, "none"), to: room, reply) { _ in reply(.noContent) }
         case (.roomMessages, .POST, let room?):
             let text = try JSONBody.fields(body, "body")[0]
             // Only an occupant may write: the room's info says who is one.
-            ask(user, "get", Self.query(Self.ml + "#info"), to: room, reply) { [backend] _ in
+            backend.askRooms(user, "get", MUCLightIQ.query("#info"), to: room, reply) { [backend] _ in
                 let id = backend.sendMessage(from: user, to: room, body: text, type: "groupchat")
                 reply(RESTResponse(status: .ok, body: JSONBody.encode(["id": id])))
             }
@@ -71,31 +63,11 @@ extension ClientAPI {
         }
     }
 
-    /// Sends the iq; a result goes to `success`, an error or silence to `reply` as HTTP.
-    private func ask(_ user: JID, _ type: String, _ payload: XMLElement, to: JID,
-                     _ reply: @escaping @Sendable (RESTResponse) -> Void,
-                     success: @escaping @Sendable (XMLElement?) -> Void) {
-        backend.services.send(type, payload, to: to, as: user) { answer in
-            guard let answer else {
-                return reply(RESTResponse(status: .internalServerError, body: JSONBody.encode("MUC Light did not answer")))
-            }
-            guard answer[attribute: "type"] == "error" else { return success(answer.elements.first) }
-            let condition = answer.child("error")?.elements.first?.name ?? "undefined-condition"
-            switch condition {
-            case "item-not-found": reply(APIError.notFound("no such room").response)
-            case "not-allowed", "forbidden": reply(RESTResponse(status: .forbidden, body: JSONBody.encode(condition)))
-            case "service-unavailable", "remote-server-not-found":
-                reply(APIError.notFound("no MUC Light service (enable mod_muc_light)").response)
-            default: reply(APIError.badRequest(condition).response)
-            }
-        }
-    }
-
     /// [{id, name, subject}] of `rooms`, one #configuration get after the other.
     private func describe(_ rooms: [JID], of user: JID, collected: [[String: String]],
                           _ reply: @escaping @Sendable (RESTResponse) -> Void) {
         guard let room = rooms.first else { return reply(RESTResponse(status: .ok, body: JSONBody.encode(collected))) }
-        backend.services.send("get", Self.query(Self.ml + "#configuration"), to: room, as: user) { [self] answer in
+        backend.services.send("get", MUCLightIQ.query("#configuration"), to: room, as: user) { [self] answer in
             var collected = collected
             if let config = answer?.elements.first, answer?[attribute: "type"] == "result" {
                 collected.append(["id": room.local ?? "", "name": config.child("roomname")?.text ?? "",
@@ -138,18 +110,5 @@ extension ClientAPI {
         }
         return ["name": configuration?.child("roomname")?.text ?? "", "subject": configuration?.child("subject")?.text ?? "",
                 "participants": participants]
-    }
-
-    private static func query(_ namespace: String) -> XMLElement { XMLElement(name: "query", namespace: namespace) }
-
-    private static func affiliation(_ member: JID, _ affiliation: String) -> XMLElement {
-        var query = Self.query(ml + "#affiliations")
-        query.append(XMLElement(name: "user", namespace: ml + "#affiliations", attributes: ["affiliation": affiliation],
-                                children: [.text(member.description)]))
-        return query
-    }
-
-    private static func newRoomID() -> String {
-        UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16).description
     }
 }

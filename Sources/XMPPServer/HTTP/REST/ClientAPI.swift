@@ -30,11 +30,8 @@ final class ClientAPI: @unchecked Sendable {
 
     let endpoints: [Endpoint]
     let backend: APIBackend
-    /// The MUC Light service of a served host (mod_muc_light's `host`).
-    let roomsDomain: @Sendable (String) -> String
 
-    init(handlers: [HTTPHandlerConfig], backend: APIBackend, roomsDomain: @escaping @Sendable (String) -> String) {
-        self.roomsDomain = roomsDomain
+    init(handlers: [HTTPHandlerConfig], backend: APIBackend) {
         endpoints = handlers.compactMap { handler in
             guard let kind = Self.kind(of: handler) else { return nil }
             return Endpoint(kind: kind, handler: handler, path: CowboyPath(handler.path))
