@@ -21,6 +21,9 @@ public protocol ModuleHost: AnyObject, Sendable {
     /// stamped), in whichever worker routes it. Register while the module starts.
     func registerService(domain: String, _ handler: @escaping @Sendable (XMLElement) -> Void)
 
+    /// The domains modules serve (`registerService`), e.g. for the server's disco#items.
+    var serviceDomains: [String] { get }
+
     /// Handles iq get/set with a child element in `namespace` sent to `target`.
     func registerIQHandler(namespace: String, target: IQTarget, _ handler: @escaping IQHandler)
 

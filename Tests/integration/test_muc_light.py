@@ -16,7 +16,7 @@ SERVICE = "muclight.localhost"
 
 @pytest.fixture
 def server(tmp_path):
-    instance = start_two_listeners(tmp_path, extra="[modules.mod_muc_light]\n  rooms_per_user = 3\n",
+    instance = start_two_listeners(tmp_path, extra="[modules.mod_disco]\n[modules.mod_muc_light]\n  rooms_per_user = 3\n",
                                    users=("alice", "bob", "carol"))
     yield instance
     instance.stop()
@@ -81,7 +81,9 @@ def test_room_life(server):
         assert errors.get(timeout=10)["error"]["condition"] == "item-not-found"
         assert iq(carol, "get", room, f"<query xmlns='{ML}#configuration'/>") == "item-not-found"
 
-        # The service lists a user's rooms.
+        # The server lists the service (mod_disco), and the service lists a user's rooms.
+        services = iq(bob, "get", "localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+        assert SERVICE in [i.get("jid") for i in services.findall("{http://jabber.org/protocol/disco#items}item")]
         items = iq(bob, "get", SERVICE, "<query xmlns='http://jabber.org/protocol/disco#items'/>")
         listed = items.findall("{http://jabber.org/protocol/disco#items}item")
         assert [(i.get("jid"), i.get("name")) for i in listed] == [(room, "Coven")]

@@ -58,7 +58,8 @@ public final class ModDisco: ServerModule {
             var query = XMLElement(name: "query", namespace: Self.items)
             let components = self.host.externalComponents()
                 .filter { self.usersCanSeeHidden || !$0.hidden }.map(\.domain).sorted()
-            for domain in components + self.extraDomains {
+            // Modules' services (MUC Light) are listed as MongooseIM's modules list theirs.
+            for domain in components + self.host.serviceDomains + self.extraDomains {
                 query.append(XMLElement(name: "item", namespace: Self.items, attributes: ["jid": domain]))
             }
             request.reply(query)

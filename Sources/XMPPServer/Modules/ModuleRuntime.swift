@@ -58,6 +58,8 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
         lock.withLock { services[domain.lowercased()] = handler }
     }
 
+    public var serviceDomains: [String] { lock.withLock { services.keys.sorted() } }
+
     public func registerIQHandler(namespace: String, target: IQTarget, _ handler: @escaping IQHandler) {
         lock.withLock { iqHandlers[target, default: [:]][namespace] = handler }
     }
