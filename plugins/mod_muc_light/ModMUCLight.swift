@@ -58,15 +58,7 @@ public final class ModMUCLight: ServerModule, @unchecked Sendable {
 
     /// An RFC 6120 §8.3 stanza error back to the sender (never for errors or results).
     func answer(_ stanza: XMLElement, error condition: String, type: String) {
-        let stanzaType = stanza[attribute: "type"]
-        guard stanzaType != "error", stanzaType != "result" else { return }
-        var reply = XMLElement(name: stanza.name, namespace: XMPPNamespace.client, attributes: [
-            "type": "error", "from": stanza[attribute: "to"] ?? "", "to": stanza[attribute: "from"] ?? ""])
-        if let id = stanza[attribute: "id"] { reply[attribute: "id"] = id }
-        var error = XMLElement(name: "error", namespace: XMPPNamespace.client, attributes: ["type": type])
-        error.append(XMLElement(name: condition, namespace: XMPPNamespace.stanzas))
-        reply.append(error)
-        host.route(reply)
+        if let reply = StanzaErrors.reply(to: stanza, condition: condition, type: type) { host.route(reply) }
     }
 
     /// A groupchat message from the room to each of `users` (their bare JIDs), carrying

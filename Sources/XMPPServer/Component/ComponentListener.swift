@@ -3,16 +3,24 @@ import XMPPConfig
 import XMPPTransport
 
 extension ListenerWorker {
-    /// The layers under a component stream: PROXY header and the shaper that
-    /// `shaper_rule` names directly (unlike c2s, not through an access rule).
-    func componentTransportHandlers() -> [ChannelHandler] {
-        var handlers: [ChannelHandler] = []
-        if setup.listener.xmpp?.proxyProtocol == true { handlers.append(ProxyProtocolDecoder()) }
-        if let name = setup.listener.service?.shaperRule, name != "none",
-           let shaper = setup.config.accessControl.shapers[name] {
-            handlers.append(ShaperHandler(maxRate: shaper.maxRate))
+    /// The layers under a component stream or an inbound s2s stream, made for each
+    /// connection: the PROXY header when the listener takes one, then a shaper at
+    /// `shaperRate` bytes per second.
+    func streamTransportHandlers(shaperRate: Int?) -> () -> [ChannelHandler] {
+        let proxy = setup.listener.xmpp?.proxyProtocol == true
+        return {
+            var handlers: [ChannelHandler] = []
+            if proxy { handlers.append(ProxyProtocolDecoder()) }
+            if let shaperRate { handlers.append(ShaperHandler(maxRate: shaperRate)) }
+            return handlers
         }
-        return handlers
+    }
+
+    /// A component listener's shaper: the one `shaper_rule` names directly (unlike
+    /// c2s, not through an access rule).
+    var componentShaperRate: Int? {
+        guard let name = setup.listener.service?.shaperRule, name != "none" else { return nil }
+        return setup.config.accessControl.shapers[name]?.maxRate
     }
 
     func makeComponentEnvironment(router: StanzaRouter) throws -> ComponentEnvironment {

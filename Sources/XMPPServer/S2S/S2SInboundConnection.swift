@@ -1,23 +1,17 @@
 import Logging
 import NIOCore
-import XMPPConfig
 import XMPPCore
 import XMPPModuleAPI
 import XMPPSASL
-import XMPPTLS
 
 /// What inbound server-to-server streams need from their worker.
 struct S2SInboundEnvironment: Sendable {
     var hosts: Set<String>
-    var config: S2SConfig
-    var keys: DialbackKey
     var router: StanzaRouter
     var modules: ModuleRuntime
-    /// Opens the dialback verification connections to authoritative servers.
+    /// Opens the dialback verification connections to authoritative servers; its
+    /// `[s2s]` config, dialback keys and STARTTLS contexts serve inbound streams too.
     var outgoing: S2SOutgoing
-    /// STARTTLS (`s2s.use_starttls` other than "false"), and whether it is required.
-    var tls: TLSContext?
-    var tlsRequired: Bool
     var stats: WorkerStats
     var connections: ConnectionTracker
     var maxStanzaSize: Int?
@@ -76,8 +70,8 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
     /// STARTTLS until it is done (required: nothing else), then dialback.
     private var features: String {
         var out = "<stream:features>"
-        if env.tls != nil, !tlsActive {
-            out += "<starttls xmlns='\(XMPPNamespace.tls)'>\(env.tlsRequired ? "<required/>" : "")</starttls>"
+        if env.outgoing.tls.server != nil, !tlsActive {
+            out += "<starttls xmlns='\(XMPPNamespace.tls)'>\(env.outgoing.tls.required ? "<required/>" : "")</starttls>"
         }
         if !tlsMissing {
             out += "<dialback xmlns='\(DialbackNamespace.feature)'><errors/></dialback>"
@@ -85,7 +79,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         return out + "</stream:features>"
     }
 
-    private var tlsMissing: Bool { env.tlsRequired && !tlsActive }
+    private var tlsMissing: Bool { env.outgoing.tls.required && !tlsActive }
 
     override func sendHeaderBeforeError() {
         guard !headerSent else { return }
@@ -109,7 +103,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
     /// RFC 6120 §5.4.2.3: `<proceed/>` in plaintext, then TLS, and the peer opens a
     /// new stream over it.
     private func startTLS() {
-        guard let tls = env.tls, !tlsActive else {
+        guard let tls = env.outgoing.tls.server, !tlsActive else {
             send("<failure xmlns='\(XMPPNamespace.tls)'/></stream:stream>")
             return close()
         }
@@ -136,7 +130,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
             // Our own domain, from outside: never valid.
             return dialbackError(pair, "forbidden", type: "auth")
         }
-        guard env.config.allows(pair.remote) else {
+        guard env.outgoing.config.allows(pair.remote) else {
             logger.info("dialback from \(pair.remote) refused by the s2s host policy")
             return dialbackError(pair, "forbidden", type: "auth")
         }
@@ -178,7 +172,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
             return failStream("improper-addressing")
         }
         let valid = env.hosts.contains(to.domain)
-            && env.keys.verify(request.text, receiving: from.domain, originating: to.domain, streamID: id)
+            && env.outgoing.keys.verify(request.text, receiving: from.domain, originating: to.domain, streamID: id)
         sendDialback("verify", from: to.domain, to: from.domain, id: id, type: valid ? "valid" : "invalid")
     }
 

@@ -1,7 +1,6 @@
 import NIOCore
 import XMPPConfig
 import XMPPTLS
-import XMPPTransport
 
 extension ListenerWorker {
     /// Every worker sends to other servers itself, whatever listener it serves.
@@ -16,22 +15,13 @@ extension ListenerWorker {
         return outgoing
     }
 
-    /// The layers under an inbound s2s stream: PROXY header, and the shaper of the
-    /// listener's `shaper` access rule (evaluated for the listener's first host: the
-    /// peer's domain is not known when the connection is accepted).
-    func s2sTransportHandlers() -> () -> [ChannelHandler] {
+    /// An s2s listener's shaper: its `shaper` access rule, evaluated for the first
+    /// host (the peer's domain is not known when the connection is accepted).
+    var s2sShaperRate: Int? {
         let config = setup.config
-        let listener = setup.listener
-        let access = AccessRules(config: config.accessControl, hosts: config.hosts)
-        let rule = listener.s2s?.shaper ?? "none"
-        let maxRate = rule == "none" ? nil : access.shaper(forRule: rule, local: nil, domain: config.hosts[0])?.maxRate
-        let proxy = listener.xmpp?.proxyProtocol == true
-        return {
-            var handlers: [ChannelHandler] = []
-            if proxy { handlers.append(ProxyProtocolDecoder()) }
-            if let maxRate { handlers.append(ShaperHandler(maxRate: maxRate)) }
-            return handlers
-        }
+        guard let rule = setup.listener.s2s?.shaper, rule != "none" else { return nil }
+        return AccessRules(config: config.accessControl, hosts: config.hosts)
+            .shaper(forRule: rule, local: nil, domain: config.hosts[0])?.maxRate
     }
 
     func makeS2SInboundEnvironment(router: StanzaRouter, modules: ModuleRuntime, outgoing: S2SOutgoing) -> S2SInboundEnvironment {
@@ -40,13 +30,9 @@ extension ListenerWorker {
         logger[metadataKey: "listener"] = "\(setup.listener.keyPath)"
         return S2SInboundEnvironment(
             hosts: Set(config.hosts),
-            config: config.s2s,
-            keys: outgoing.keys,
             router: router,
             modules: modules,
             outgoing: outgoing,
-            tls: outgoing.tls.server,
-            tlsRequired: outgoing.tls.required,
             stats: stats,
             connections: connections,
             maxStanzaSize: setup.listener.xmpp?.maxStanzaSize,

@@ -107,7 +107,7 @@ public final class ListenerWorker: @unchecked Sendable {
             }
         case .s2s:
             let env = makeS2SInboundEnvironment(router: router, modules: modules, outgoing: s2s)
-            let transport = s2sTransportHandlers()
+            let transport = streamTransportHandlers(shaperRate: s2sShaperRate)
             initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(transport())
@@ -116,7 +116,7 @@ public final class ListenerWorker: @unchecked Sendable {
             }
         case .service:
             let env = try makeComponentEnvironment(router: router)
-            let transport = componentTransportHandlers
+            let transport = streamTransportHandlers(shaperRate: componentShaperRate)
             initializer = { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(transport())

@@ -88,11 +88,11 @@ struct APIDocs: Sendable {
             switch handler.options {
             case .apiAdmin: add(AdminAPI.operations, base: prefix(of: handler.path), security: "admin")
             case .clientAPI where handler.type == "mongoose_client_api_messages":
-                add(clientMessages, base: staticPart(handler.path), security: "user")
+                add(clientMessages, base: templated(handler.path), security: "user")
             case .clientAPI where handler.type == "mongoose_client_api_contacts":
-                add(clientContacts, base: staticPart(handler.path), security: "user")
+                add(clientContacts, base: templated(handler.path), security: "user")
             case .clientAPI where handler.type == "mongoose_client_api_rooms":
-                add(clientRooms, base: staticPart(handler.path), security: "user")
+                add(clientRooms, base: templated(handler.path), security: "user")
             case .clientAPI where handler.type.hasPrefix("mongoose_client_api_rooms_"):
                 add(clientRoomParts[handler.type] ?? [], base: templated(handler.path), security: "user")
             case .lasse(module: "mongoose_client_api_sse"):
@@ -114,13 +114,9 @@ struct APIDocs: Sendable {
         ]
     }
 
-    /// "/api/messages/[:with]" → "/api/messages" (the optional part is described separately).
-    private static func staticPart(_ pattern: String) -> String {
-        pattern.split(separator: "/").filter { !$0.hasPrefix("[") }.map { "/" + $0 }.joined()
-    }
-
-    /// "/api/rooms/[:id]/users/[:user]" → "/api/rooms/{id}/users": bindings become
-    /// path parameters; a last optional segment is described separately.
+    /// "/api/messages/[:with]" → "/api/messages", "/api/rooms/[:id]/users/[:user]" →
+    /// "/api/rooms/{id}/users": bindings become path parameters; a last optional
+    /// segment is described separately.
     private static func templated(_ pattern: String) -> String {
         var segments = pattern.split(separator: "/").map(String.init)
         if segments.last?.hasPrefix("[") == true { segments.removeLast() }

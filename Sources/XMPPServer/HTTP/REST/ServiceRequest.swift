@@ -18,21 +18,23 @@ struct ServiceRequest {
               _ done: @escaping @Sendable (XMLElement?) -> Void) {
         let collector = JID(local: user.local, domain: user.domain, resource: "client-api-\(UUID().uuidString)")
         let id = UUID().uuidString
-        let finished = NIOLockedValueBox(false)
-        let sessionBox = NIOLockedValueBox<SessionHandle?>(nil)
+        // Set until the answer (or the timeout) takes them: the session to unbind and
+        // the timer to cancel.
+        let pending = NIOLockedValueBox<(session: SessionHandle, timer: Scheduled<Void>?)?>(nil)
         let registry = self.registry
         let finish: @Sendable (XMLElement?) -> Void = { answer in
-            guard !finished.withLockedValue({ was in defer { was = true }; return was }) else { return }
-            if let session = sessionBox.withLockedValue({ $0 }) { registry.unbind(session) }
-            sessionBox.withLockedValue { $0 = nil }
+            guard let taken = pending.withLockedValue({ value in defer { value = nil }; return value }) else { return }
+            taken.timer?.cancel()
+            registry.unbind(taken.session)
             done(answer)
         }
         let session = SessionHandle(jid: collector, eventLoop: eventLoop, deliver: { stanza in
             if stanza.name == "iq", stanza[attribute: "id"] == id { finish(stanza) }
         }, terminate: { _ in finish(nil) })
-        sessionBox.withLockedValue { $0 = session }
+        pending.withLockedValue { $0 = (session, nil) }
         _ = registry.bind(session, at: Date().timeIntervalSince1970)
-        eventLoop.scheduleTask(in: timeout) { finish(nil) }
+        let timer = eventLoop.scheduleTask(in: timeout) { finish(nil) }
+        pending.withLockedValue { if $0 != nil { $0!.timer = timer } }
         let iq = XMLElement(name: "iq", namespace: XMPPNamespace.client,
                             attributes: ["type": type, "id": id, "from": collector.description, "to": to.description],
                             children: [.element(payload)])
