@@ -174,7 +174,7 @@ struct ConfigParser {
             return DaemonConfig(stateDirectory: Paths.absolute("../var", relativeTo: baseDirectory), configDirectory: baseDirectory)
         }
         try daemon.checkKnownKeys(["state_dir", "drain_timeout", "worker_restart_backoff", "generate_certificates", "worker_threads",
-                                   "compact_tls_sessions", "dns_servers"])
+                                   "compact_tls_sessions", "dns_servers", "poll_interval_under_load"])
         let stateDir = try daemon.string("state_dir", expected: "a directory path") ?? "../var"
         guard !stateDir.isEmpty else { throw daemon.badValue("state_dir", .string(stateDir), "a directory path") }
         var config = DaemonConfig(
@@ -185,6 +185,12 @@ struct ConfigParser {
             workerThreads: try daemon.int("worker_threads", .positive),
             compactTLSSessions: try daemon.bool("compact_tls_sessions") ?? true,
             configDirectory: baseDirectory)
+        if let interval = try daemon.int("poll_interval_under_load", .nonNegative, expected: Self.pollIntervalExpected) {
+            guard interval <= DaemonConfig.maxPollIntervalUnderLoadMicros else {
+                throw daemon.badValue("poll_interval_under_load", .int(interval), Self.pollIntervalExpected)
+            }
+            config.pollIntervalUnderLoadMicros = interval
+        }
         for (n, entry) in (try daemon.stringArray("dns_servers", expected: "an array of \"ip\" or \"ip:port\" strings") ?? []).enumerated() {
             guard let server = Self.dnsServer(entry) else {
                 throw daemon.ctx.error(daemon.keyPath("dns_servers") + "[\(n + 1)]",
@@ -194,6 +200,8 @@ struct ConfigParser {
         }
         return config
     }
+
+    static let pollIntervalExpected = "microseconds from 0 to \(DaemonConfig.maxPollIntervalUnderLoadMicros)"
 
     /// "192.0.2.1", "192.0.2.1:5353", "2001:db8::1" or "[2001:db8::1]:5353".
     static func dnsServer(_ text: String) -> S2SConfig.Address? {

@@ -141,6 +141,13 @@ public struct DaemonConfig: Codable, Equatable, Hashable, Sendable {
     /// `dns_servers`: where outgoing s2s looks up SRV records ("ip" or "ip:port", IPv6
     /// in brackets with a port); empty = the nameservers of /etc/resolv.conf.
     public var dnsServers: [S2SConfig.Address] = []
+    /// `poll_interval_under_load`, in microseconds: an event loop reading more than
+    /// 10,000 times a second polls for input at most once per interval, so that one
+    /// wake-up serves many connections (see LoopPacer); 0 polls at once always.
+    public var pollIntervalUnderLoadMicros: Int = 500
+    /// The largest `poll_interval_under_load` accepted: a stanza may wait that long
+    /// in each worker it passes.
+    public static let maxPollIntervalUnderLoadMicros = 10_000
 
     public init(stateDirectory: String, drainTimeoutMs: Int = 30_000, workerRestartBackoffMs: Int = 500,
                 generateCertificates: Bool = false, workerThreads: Int? = nil, compactTLSSessions: Bool = true,

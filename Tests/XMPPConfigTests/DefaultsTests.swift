@@ -90,6 +90,7 @@ final class DefaultsTests: XCTestCase {
           worker_restart_backoff = 250
           worker_threads = 1
           compact_tls_sessions = false
+          poll_interval_under_load = 0
         """)
         XCTAssertEqual(config.hosts, ["example.com", "localhost"])
         XCTAssertEqual(config.general.loglevel, "debug")
@@ -103,7 +104,13 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(config.xmppd.workerRestartBackoffMs, 250)
         XCTAssertEqual(config.xmppd.workerThreads, 1)
         XCTAssertFalse(config.xmppd.compactTLSSessions)
+        XCTAssertEqual(config.xmppd.pollIntervalUnderLoadMicros, 0)
+        XCTAssertEqual(DaemonConfig(stateDirectory: "/tmp").pollIntervalUnderLoadMicros, 500, "default")
         XCTAssertThrowsError(try parse(generalHeader + "[xmppd]\n  worker_threads = 0\n"))
+        assertError(generalHeader + "[xmppd]\n  poll_interval_under_load = 20_000\n", line: 4,
+                    keyPath: "xmppd.poll_interval_under_load", contains: ["found 20000", "microseconds from 0 to 10000"])
+        assertError(generalHeader + "[xmppd]\n  poll_interval_under_load = \"500us\"\n", line: 4,
+                    keyPath: "xmppd.poll_interval_under_load", contains: ["microseconds from 0 to 10000"])
         XCTAssertEqual(config.xmppd.eventLoopsPerWorker(cores: 8, listeners: 3), 1, "worker_threads wins")
     }
 

@@ -43,6 +43,7 @@ final class StreamSocket {
     func readStarted(bytes: Int) {
         if countsTransport { stats.received(bytes: bytes) }
         inReadCycle = true
+        mailbox?.pacer.noteRead()
     }
 
     func readCompleted() {

@@ -56,6 +56,7 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         var failure: Error?
+        mailbox?.pacer.noteRead()
         // One batch per read: deliveries to sessions of this loop happen in place, and
         // each connection written to is flushed once at the end.
         (mailbox ?? mesh.mailboxes.mailbox(for: context.eventLoop)).runBatch {

@@ -17,8 +17,12 @@ public final class LoopMailbox: @unchecked Sendable {
     private var inPlace = false
     private var flushes: [() -> Void] = []
 
-    init(eventLoop: EventLoop) {
+    /// The loop's interrupt moderation (see LoopPacer): its connections report reads.
+    let pacer: LoopPacer
+
+    init(eventLoop: EventLoop, pacingWindow: TimeAmount = .zero) {
         self.eventLoop = eventLoop
+        self.pacer = LoopPacer(eventLoop: eventLoop, window: pacingWindow)
         queue.reserveCapacity(64)
         spare.reserveCapacity(64)
     }
@@ -89,9 +93,11 @@ public final class LoopMailbox: @unchecked Sendable {
 public final class LoopMailboxes: @unchecked Sendable {
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
 
-    public init(group: EventLoopGroup) {
+    public init(group: EventLoopGroup, pacingWindow: TimeAmount = .zero) {
         var all: [ObjectIdentifier: LoopMailbox] = [:]
-        for loop in group.makeIterator() { all[ObjectIdentifier(loop)] = LoopMailbox(eventLoop: loop) }
+        for loop in group.makeIterator() {
+            all[ObjectIdentifier(loop)] = LoopMailbox(eventLoop: loop, pacingWindow: pacingWindow)
+        }
         mailboxes = all
     }
 

@@ -71,7 +71,8 @@ public final class ListenerWorker: @unchecked Sendable {
         self.components = ComponentRegistry(hosts: setup.config.hosts)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: setup.config.xmppd.eventLoopsPerWorker(
             cores: System.coreCount, listeners: setup.config.listeners.count))
-        self.mailboxes = LoopMailboxes(group: group)
+        self.mailboxes = LoopMailboxes(
+            group: group, pacingWindow: .microseconds(Int64(setup.config.xmppd.pollIntervalUnderLoadMicros)))
     }
 
     /// Adopts the listening fd paused: nothing is accepted until `startAccepting`.
