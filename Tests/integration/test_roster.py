@@ -436,3 +436,31 @@ def test_contacts_hear_a_crash_once_with_several_surviving_workers(tmp_path):
         alice.close()
         bob.close()
         instance.stop()
+
+
+def test_subscription_request_racing_the_contacts_initial_presence(tmp_path):
+    """RFC 6121 §3.1.3: a request to a contact with no available resource is stored and
+    delivered with its next initial presence; one to an available contact is delivered
+    at once. With the two users on different workers, the sender's worker learns of the
+    contact's presence from the mesh a moment after the contact's worker read its
+    stored requests: a request sent in that moment must still arrive."""
+    rounds = 25
+    users = ["alice"] + [f"bob{i}" for i in range(rounds)]
+    instance = start_two_listeners(tmp_path, extra="[modules.mod_roster]\n", users=users)
+    alice = login(instance.port_a, "alice@localhost/a")
+    missed = []
+    try:
+        for i in range(rounds):
+            bob = login(instance.port_b, f"bob{i}@localhost/b", presence=False)
+            try:
+                # Both at once: the request crosses the mesh while bob's presence does.
+                bob.send_raw("<presence/>")
+                send_presence(alice, f"bob{i}@localhost", "subscribe")
+                if next_matching(bob.presences, subscription_presence("subscribe", "alice@localhost"), 5) is None:
+                    missed.append(i)
+            finally:
+                bob.close()
+        assert not missed, f"subscription requests never delivered in rounds {missed} of {rounds}"
+    finally:
+        alice.close()
+        instance.stop()

@@ -111,7 +111,12 @@ extension C2SConnection {
             copy[attribute: "to"] = target.jid.description
             target.deliver(copy)
         }
-        if type == nil && !wasAvailable { env.hooks.runUserAvailable(session.jid) }
+        guard type == nil && !wasAvailable else { return }
+        // Modules read what waits for the user (stored subscription requests, offline
+        // messages) once every worker knows the user is available: one that had not
+        // heard yet may have stored something for it a moment after a read made now.
+        let hooks = env.hooks, jid = session.jid
+        env.registry.afterPeersApplied { hooks.runUserAvailable(jid) }
     }
 
     func broadcastUnavailable(of session: SessionHandle) {

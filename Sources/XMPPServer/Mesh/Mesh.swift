@@ -34,6 +34,7 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     private var peerGoneHandlers: [(Int32) -> Void] = []
 
     let mailboxes: LoopMailboxes
+    private let barrier = MeshBarrier()
 
     init(directory: String, registry: SessionRegistry, group: EventLoopGroup, mailboxes: LoopMailboxes, logger: Logger) {
         self.mailboxes = mailboxes
@@ -49,6 +50,7 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     func start() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         registry.replicator = self
+        barrier.attach(to: self)
         serverChannel = try ServerBootstrap(group: group)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -129,6 +131,12 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     /// The workers this one is connected to.
     public var peers: [Int32] { lock.withLock { Array(connections.keys) } }
 
+    /// The peers that answer `sync` frames: the workers, not a control tool asking
+    /// a question (nor a worker of a build before the barrier).
+    var syncingPeers: [Int32] {
+        lock.withLock { connections.compactMap { $0.value.first?.peerAnswersSync == true ? $0.key : nil } }
+    }
+
     /// A loop for the mesh's own timers.
     var eventLoop: EventLoop { group.next() }
 
@@ -189,6 +197,10 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
                 if left.withLockedValue({ $0 -= 1; return $0 == 0 }) { body() }
             }
         }
+    }
+
+    func afterPeersApplied(_ body: @escaping @Sendable () -> Void) {
+        barrier.afterPeersApplied(self, body)
     }
 
     /// A handle for a session held by `peer`: delivering sends it over the mesh.

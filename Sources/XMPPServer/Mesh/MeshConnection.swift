@@ -21,6 +21,8 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     /// the connection's loop before the connection is registered with the mesh
     /// (under its lock), so every sender that finds the connection sees it.
     private(set) var peerReadsRouteBytes = false
+    /// The peer is a worker that answers `sync` frames (MeshBarrier); set as above.
+    private(set) var peerAnswersSync = false
 
     /// Completed once the peer's header registered this connection (connections this
     /// worker opened, see Mesh.start); failed if it closes before.
@@ -125,6 +127,7 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             peer = pid
             peerReadsRouteBytes = header.attributes[MeshRouteFrame.headerAttribute] == "1"
+            peerAnswersSync = header.attributes[MeshBarrier.headerAttribute] == "1"
             mesh.register(self, peer: pid)
             registered?.succeed(())
             registered = nil

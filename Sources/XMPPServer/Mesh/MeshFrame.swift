@@ -11,12 +11,15 @@ import XMPPCore
 ///       (between workers that both announce route-bytes='1', routes go as binary
 ///       frames instead: MeshRouteFrame)
 ///     <kick jid='a@x/r' condition='conflict'/>                               end a session here
+///     <sync id='7'/> … <synced id='7'/>                                        barrier (MeshBarrier)
 enum MeshFrame {
     static let namespace = "urn:xmppd:mesh"
 
-    static func header(pid: Int32) -> String {
+    /// A worker's header says it answers `sync` frames (MeshBarrier); a control
+    /// tool's (`worker: false`) does not, so nobody waits for it.
+    static func header(pid: Int32, worker: Bool = true) -> String {
         "<?xml version='1.0'?><stream:stream xmlns='\(namespace)' xmlns:stream='\(XMPPNamespace.stream)' "
-            + "pid='\(pid)' \(MeshRouteFrame.headerAttribute)='1' version='1.0'>"
+            + "pid='\(pid)' \(MeshRouteFrame.headerAttribute)='1'\(worker ? " \(MeshBarrier.headerAttribute)='1'" : "") version='1.0'>"
     }
 
     static func element(for change: RegistryChange) -> XMLElement {

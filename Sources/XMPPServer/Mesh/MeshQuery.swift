@@ -80,7 +80,7 @@ public enum MeshQuery {
 
         var frameBytes: [UInt8] = []
         frame.serialize(into: &frameBytes, parentNamespace: nil)
-        let bytes = Array(MeshFrame.header(pid: getpid()).utf8) + frameBytes
+        let bytes = Array(MeshFrame.header(pid: getpid(), worker: false).utf8) + frameBytes
         guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw QueryError.noWorker("write: \(String(cString: strerror(errno)))")
         }

@@ -170,6 +170,14 @@ public final class SessionRegistry: @unchecked Sendable {
         replicator.afterReplicatedChangesWritten(body)
     }
 
+    /// Calls `body` once the other workers have applied every change made so far
+    /// (at once without a mesh): whatever they decide after that, they decide with
+    /// them, and whatever they stored before, `body` can read.
+    func afterPeersApplied(_ body: @escaping @Sendable () -> Void) {
+        guard let replicator = lock.withLock({ replicator }) else { return body() }
+        replicator.afterPeersApplied(body)
+    }
+
     /// Every bound session, on this worker and the others: JID, holding worker (nil:
     /// this one) and presence.
     func allSessions() -> [(jid: JID, peer: Int32?, available: Bool, priority: Int)] {
@@ -204,6 +212,8 @@ protocol SessionReplicator: AnyObject {
     func replicate(_ change: RegistryChange)
     /// Calls `body` once every change replicated so far is written to the peers.
     func afterReplicatedChangesWritten(_ body: @escaping @Sendable () -> Void)
+    /// Calls `body` once every peer has applied the changes replicated so far.
+    func afterPeersApplied(_ body: @escaping @Sendable () -> Void)
 }
 
 /// The sessions of one bare JID by resource. Nearly every user has one session, and
