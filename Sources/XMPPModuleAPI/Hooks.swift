@@ -19,6 +19,10 @@ public final class Hooks: @unchecked Sendable {
     public typealias ExportHook = @Sendable (_ session: JID) -> [XMLElement]
     public typealias ImportHook = @Sendable (_ session: JID, _ state: [XMLElement]) -> Void
     public typealias PendingWritesHook = @Sendable (_ committed: @escaping @Sendable () -> Void) -> Void
+    public typealias RoomPacketFilter = @Sendable (_ room: JID, _ sender: JID, _ message: XMLElement) -> XMLElement
+    /// Answers through `done` and returns true when the hook serves `room`'s domain.
+    public typealias RoomAccessHook = @Sendable (_ room: JID, _ user: JID,
+                                                 _ done: @escaping @Sendable (Bool) -> Void) -> Bool
 
     private let lock = NIOLock()
     /// Priority of a stanza hook registered without one.
@@ -34,6 +38,8 @@ public final class Hooks: @unchecked Sendable {
     private var sessionExport: [ExportHook] = []
     private var sessionImport: [ImportHook] = []
     private var pendingWrites: [PendingWritesHook] = []
+    private var roomPacketFilters: [RoomPacketFilter] = []
+    private var roomAccess: [RoomAccessHook] = []
 
     public init() {}
 
@@ -74,7 +80,25 @@ public final class Hooks: @unchecked Sendable {
     /// acknowledged stanza survives a kill -9 of the worker.
     public func onPendingWrites(_ hook: @escaping PendingWritesHook) { lock.withLock { pendingWrites.append(hook) } }
 
-    // MARK: run by the core
+    /// MongooseIM's filter_room_packet: a groupchat message a room is about to send
+    /// to its occupants (`from` already the room's `room/<sender>`), once, before the
+    /// copies; each filter may change it (the archive adds its `<stanza-id/>`).
+    public func onFilterRoomPacket(_ hook: @escaping RoomPacketFilter) { lock.withLock { roomPacketFilters.append(hook) } }
+    /// MongooseIM's can_access_room: may `user` read `room`'s history? Asked by the
+    /// archive, answered by the module that keeps the room's occupants.
+    public func onCanAccessRoom(_ hook: @escaping RoomAccessHook) { lock.withLock { roomAccess.append(hook) } }
+
+    // MARK: run by the core (and by modules that serve rooms)
+
+    public func runFilterRoomPacket(room: JID, sender: JID, _ message: XMLElement) -> XMLElement {
+        lock.withLock({ roomPacketFilters }).reduce(message) { $1(room, sender, $0) }
+    }
+
+    /// `done(false)` when no module serves the room's domain.
+    public func runCanAccessRoom(_ room: JID, user: JID, _ done: @escaping @Sendable (Bool) -> Void) {
+        for hook in lock.withLock({ roomAccess }) where hook(room, user, done) { return }
+        done(false)
+    }
 
     public func runUserSendPacket(_ session: JID, _ stanza: XMLElement) -> Verdict {
         run(lock.withLock { userSendPacket.hooks }, session, stanza)

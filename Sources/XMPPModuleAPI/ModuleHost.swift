@@ -27,6 +27,10 @@ public protocol ModuleHost: AnyObject, Sendable {
     /// Handles iq get/set with a child element in `namespace` sent to `target`.
     func registerIQHandler(namespace: String, target: IQTarget, _ handler: @escaping IQHandler)
 
+    /// The namespaces other modules answer for rooms (`IQTarget.room`): features of a
+    /// room's disco#info besides those of the module serving it.
+    var roomFeatures: [String] { get }
+
     /// Sends an iq to `to` and completes with the response (result or error), or
     /// fails with `IQTimeout` after `timeout`.
     func sendIQ(_ iq: XMLElement, timeout: TimeAmount) -> EventLoopFuture<XMLElement>
@@ -73,6 +77,9 @@ public enum IQTarget: Hashable, Sendable {
     case server
     /// `to` is absent or a user's bare JID: handled on behalf of that account.
     case account
+    /// `to` is an entity (a room) of a domain a module serves (`registerService`):
+    /// handled instead of that module, e.g. the archive of a room.
+    case room
 }
 
 public struct IQTimeout: Error { public init() {} }

@@ -65,7 +65,8 @@ def start(tmp_path):
 [[listen.c2s]]
   port = {c2s_port}
   ip_address = "127.0.0.1"
-""", extra="[modules.mod_roster]\n[modules.mod_mam]\n[modules.mod_offline]\n[modules.mod_muc_light]\n")
+""", extra="[modules.mod_roster]\n[modules.mod_offline]\n[modules.mod_muc_light]\n"
+          "[modules.mod_mam]\n  [modules.mod_mam.pm]\n  [modules.mod_mam.muc]\n    host = \"muclight.@HOST@\"\n")
     server.http_port, server.c2s_port = http_port, c2s_port
     server.start()
     for user in ("alice", "bob"):
@@ -291,6 +292,19 @@ def test_rooms(tmp_path):
         data = json.loads(message_event["data"])
         assert message_event["event"] == "room.message" and data["type"] == "message"
         assert (data["from"], data["room"], data["body"], data["id"]) == ("alice@localhost", room, "hello room", sent["id"])
+        # The room's archive (mod_mam's muc section), oldest first, for any occupant.
+        bob.send_raw(f"<message to='{room}@muclight.localhost' type='groupchat' id='b1'><body>hi alice</body></message>")
+        assert bob.wait_message()["body"] == "hi alice"
+        status, history = call(server, "GET", f"/api/rooms/{room}/messages", authorization=BOB)
+        assert status == 200, history
+        assert [{k: v for k, v in item.items() if k != "timestamp"} for item in history] == [
+            {"type": "message", "from": "alice@localhost", "body": "hello room", "id": sent["id"]},
+            {"type": "message", "from": "bob@localhost", "body": "hi alice", "id": "b1"}]
+        assert history[0]["timestamp"] <= history[1]["timestamp"]
+        assert [item["body"] for item in call(server, "GET", f"/api/rooms/{room}/messages?limit=1")[1]] == ["hi alice"]
+        before = history[1]["timestamp"]
+        assert [item["body"] for item in call(server, "GET", f"/api/rooms/{room}/messages?before={before}")[1]] == [
+            "hello room"]
 
         # Only the owner renames; a member is refused.
         assert call(server, "PUT", f"/api/rooms/{room}/config", {"name": "Mine", "subject": "x"}, authorization=BOB)[0] == 403
@@ -304,7 +318,9 @@ def test_rooms(tmp_path):
         assert call(server, "GET", f"/api/rooms/{room}", authorization=BOB)[0] == 404
         assert call(server, "GET", "/api/rooms/nosuchroom")[0] == 404
         assert call(server, "POST", f"/api/rooms/{room}/messages", {"body": "x"}, authorization=BOB)[0] == 404
-        assert call(server, "GET", f"/api/rooms/{room}/messages")[0] == 404
+        # Not an occupant any more: the archive is closed to bob, open to alice.
+        assert call(server, "GET", f"/api/rooms/{room}/messages", authorization=BOB)[0] == 403
+        assert call(server, "GET", f"/api/rooms/{room}/messages")[0] == 200
         assert call(server, "POST", "/api/rooms", {"name": "no subject"})[0] == 400
     finally:
         bob_events.close()

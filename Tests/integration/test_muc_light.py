@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 import slixmpp
 
+from mam_results import MAM, SID, fin_of, results_of
 from xmpp_client import Client, next_matching
-from xmppd_harness import start_two_listeners
+from xmppd_harness import Server, start_two_listeners
 
 ML = "urn:xmpp:muclight:0"
 SERVICE = "muclight.localhost"
@@ -194,3 +195,74 @@ def test_blocking_keeps_a_user_out(server):
     finally:
         alice.close()
         carol.close()
+
+
+MAM_PLUGINS = ["xep_0030", "xep_0004", "xep_0059", "xep_0297", "xep_0313"]
+
+
+def test_room_archive(tmp_path):
+    """mod_mam's muc section on the MUC Light domain (MongooseIM's mod_mam_muc): a
+    room's groupchat messages are archived once, as the room sends them, with the
+    room's <stanza-id/>; occupants on either worker page through them with slixmpp's
+    XEP-0313 client; others are refused."""
+    instance = start_two_listeners(
+        tmp_path, extra="[modules.mod_disco]\n[modules.mod_muc_light]\n"
+                        "[modules.mod_mam]\n  [modules.mod_mam.muc]\n    host = \"muclight.@HOST@\"\n",
+        users=("alice", "bob", "carol"))
+    alice = Client("alice@localhost/a", "secret", instance.port_a, plugins=MAM_PLUGINS).wait_session()
+    bob = Client("bob@localhost/b", "secret", instance.port_b, plugins=MAM_PLUGINS).wait_session()
+    carol = Client("carol@localhost/c", "secret", instance.port_a, plugins=MAM_PLUGINS).wait_session()
+    room = f"annals@{SERVICE}"
+    try:
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#create'><occupants><user affiliation='member'>"
+                                      f"bob@localhost</user></occupants></query>") is None
+        for client in (alice, bob):
+            announcement(client, f"{ML}#affiliations")
+        ids = []
+        for i in range(5):
+            sender = bob if i % 2 == 0 else alice
+            sender.send_raw(f"<message to='{room}' type='groupchat' id='m{i}'><body>m{i}</body></message>")
+            copies = [next_matching(c.messages, lambda m, i=i: m["body"] == f"m{i}", timeout=10) for c in (alice, bob)]
+            stamps = {c.xml.find(f"{{{SID}}}stanza-id").get("id") for c in copies}
+            assert len(stamps) == 1 and copies[0].xml.find(f"{{{SID}}}stanza-id").get("by") == room
+            ids.append(stamps.pop())
+        # Chat states without a body are not history.
+        alice.send_raw(f"<message to='{room}' type='groupchat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>")
+
+        page, fin = retrieve_room(alice, room, rsm={"max": 2})
+        assert [(r["body"], r["from"], r["id"]) for r in page] == [
+            ("m0", f"{room}/bob@localhost", ids[0]), ("m1", f"{room}/alice@localhost", ids[1])]
+        assert fin["count"] == 5 and not fin["complete"]
+        page, fin = retrieve_room(bob, room, rsm={"max": 2, "after": fin["last"]})
+        assert [r["body"] for r in page] == ["m2", "m3"] and fin["index"] == 2
+        page, fin = retrieve_room(bob, room, rsm={"max": 10, "after": fin["last"]})
+        assert [r["body"] for r in page] == ["m4"] and fin["complete"]
+
+        with pytest.raises(slixmpp.exceptions.IqError) as refused:
+            retrieve_room(carol, room)
+        assert refused.value.condition == "forbidden"
+        info = alice.run(lambda x: x.plugin["xep_0030"].get_info(jid=room, timeout=5))
+        assert MAM in info["disco_info"]["features"]
+        # Only the muc section: no one-to-one archive.
+        with pytest.raises(slixmpp.exceptions.IqError) as absent:
+            alice.run(lambda x: x.plugin["xep_0313"].retrieve(timeout=10))
+        assert absent.value.condition == "service-unavailable"
+    finally:
+        for client in (alice, bob, carol):
+            client.close()
+        instance.stop()
+
+
+def retrieve_room(client, room, **kw):
+    result = client.run(lambda x: x.plugin["xep_0313"].retrieve(jid=room, timeout=10, **kw))
+    return results_of(result), fin_of(result)
+
+
+def test_room_archive_options_are_checked(tmp_path):
+    for extra, key in (("[modules.mod_mam.muc]\n  host = \"\"\n", "modules.mod_mam.muc.host"),
+                       ("[modules.mod_mam.muc]\n  hots = \"x\"\n", "modules.mod_mam.muc.hots"),
+                       ("[modules.mod_mam.pm]\n  archive_groupchats = true\n", "modules.mod_mam.pm.archive_groupchats"),
+                       ("[modules.mod_mam.muc]\n  max_result_limit = 0\n", "modules.mod_mam.muc.max_result_limit")):
+        instance = Server(tmp_path, "[[listen.c2s]]\n  port = 5999\n", extra="[modules.mod_mam]\n" + extra)
+        printed = instance.start_refused()
+        assert key in printed, printed

@@ -12,17 +12,29 @@ enum Archivable {
     static func check(_ message: XMLElement, archiveChatMarkers: Bool) -> Bool {
         let type = message[attribute: "type"] ?? "normal"
         guard type == "chat" || type == "normal" else { return false }
-        if message.child("no-store", namespace: hints) != nil || message.child("no-permanent-store", namespace: hints) != nil {
-            return false
-        }
+        if hintsNoStore(message) { return false }
         if message.child("sent", namespace: carbons) != nil || message.child("received", namespace: carbons) != nil
             || message.child("result", namespace: ModMAM.namespace) != nil {
             return false
         }
         if message.child("body") != nil { return true }
-        return archiveChatMarkers && message.elements.contains {
-            $0.namespace == markers && ["received", "displayed", "acknowledged"].contains($0.name)
-        }
+        return archiveChatMarkers && hasChatMarker(message)
+    }
+
+    /// A room's groupchat message (MongooseIM's mod_mam_muc): one with a body (or a chat
+    /// marker, if configured), unless a hint asks not to store it.
+    static func checkRoomMessage(_ message: XMLElement, archiveChatMarkers: Bool) -> Bool {
+        guard message[attribute: "type"] == "groupchat", !hintsNoStore(message) else { return false }
+        if message.child("body") != nil { return true }
+        return archiveChatMarkers && hasChatMarker(message)
+    }
+
+    private static func hintsNoStore(_ message: XMLElement) -> Bool {
+        message.child("no-store", namespace: hints) != nil || message.child("no-permanent-store", namespace: hints) != nil
+    }
+
+    private static func hasChatMarker(_ message: XMLElement) -> Bool {
+        message.elements.contains { $0.namespace == markers && ["received", "displayed", "acknowledged"].contains($0.name) }
     }
 
     /// The message as both archives keep it: without stanza ids that claim to come

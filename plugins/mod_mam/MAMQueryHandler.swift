@@ -1,17 +1,16 @@
 import XMPPCore
 import XMPPModuleAPI
 
-/// iq get (the query form) and iq set (a query) to the user's own bare JID.
+/// iq get (the query form) and iq set (a query) to an archive's owner (the user's
+/// own bare JID, or a room's), once the caller has checked the requester may read it.
 enum MAMQueryHandler {
-    static func handle(_ request: IQRequest, store: ArchiveStore, host: ModuleHost, options: MAMOptions) {
+    static func handle(_ request: IQRequest, store: ArchiveStore, host: ModuleHost, archive: MAMOptions.Archive) {
         guard let payload = request.payload, payload.name == "query" else { return request.fail("bad-request", "modify") }
-        // One-to-one archives only: a user reads their own.
-        guard request.to == request.from.bare else { return request.fail("forbidden", "auth") }
         if request.type == "get" { return request.reply(MAMStanzas.form()) }
         let query: ArchiveQuery
         do {
-            query = try ArchiveQuery(payload, owner: request.to, defaultMax: options.defaultResultLimit,
-                                     maxLimit: options.maxResultLimit)
+            query = try ArchiveQuery(payload, owner: request.to.bare, defaultMax: archive.defaultResultLimit,
+                                     maxLimit: archive.maxResultLimit)
         } catch {
             return request.fail("bad-request", "modify")
         }

@@ -4,9 +4,9 @@ import XMPPCore
 import XMPPModuleAPI
 import XMPPStore
 
-/// XEP-0313 Message Archive Management (urn:xmpp:mam:2) for one-to-one messages,
-/// as MongooseIM's mod_mam with the rdbms backend: an archive per user in SQLite
-/// (`mam_message`), queried with XEP-0004 filters and XEP-0059 paging.
+/// XEP-0313 Message Archive Management (urn:xmpp:mam:2) for one-to-one messages and
+/// rooms, as MongooseIM's mod_mam with the rdbms backend: an archive per user and per
+/// room in SQLite (`mam_message`), queried with XEP-0004 filters and XEP-0059 paging.
 ///
 /// Each archivable message is archived once per local party, both on the sender's
 /// worker in user_send_packet: the sender's copy (outgoing) and, when the recipient
@@ -29,13 +29,21 @@ public final class ModMAM: ServerModule {
         self.host = host
         self.options = try MAMOptions(moduleOptions)
         self.store = try ArchiveStore(path: host.databasePath, logger: host.logger)
+        host.hooks.onPendingWrites { [store] committed in store.afterPendingWrites(committed) }
+        if let archive = options.oneToOne { archiveOneToOne(archive) }
+        if let rooms = options.rooms { archiveRooms(rooms.archive) }
+    }
+
+    private func archiveOneToOne(_ archive: MAMOptions.Archive) {
         // No core change: the account's disco#info belongs to mod_disco, so the
         // feature is advertised with the server's features.
         host.addServerFeature(Self.namespace)
         host.addServerFeature(Self.stanzaIDs)
         host.registerIQHandler(namespace: Self.namespace, target: .account) { [weak self] request in
             guard let self else { return request.fail("service-unavailable", "cancel") }
-            MAMQueryHandler.handle(request, store: self.store, host: self.host, options: self.options)
+            // A user reads their own archive.
+            guard request.to == request.from.bare else { return request.fail("forbidden", "auth") }
+            MAMQueryHandler.handle(request, store: self.store, host: self.host, archive: archive)
         }
         // Hook order. To add <stanza-id/> to the delivered message, this hook routes
         // a rewritten copy itself and returns `.handled`, which stops the hooks
@@ -44,18 +52,42 @@ public final class ModMAM: ServerModule {
         // then must not be archived): the last priority, whatever the config order.
         // It is the only hook that rewrites a sent message, so it also drops
         // XEP-0280's <private/> (§7: the server SHOULD remove it).
-        host.hooks.onPendingWrites { [store] committed in store.afterPendingWrites(committed) }
         host.hooks.onUserSendPacket(priority: Self.sendHookPriority) { [weak self] session, stanza in
-            self?.userSent(stanza, by: session) ?? .pass
+            self?.userSent(stanza, by: session, archive: archive) ?? .pass
+        }
+    }
+
+    /// MongooseIM's mod_mam_muc: a room's groupchat messages in the room's own archive
+    /// (owner: the room's bare JID), as the room sends them, with the room's
+    /// `<stanza-id/>`; its occupants query it with iqs to the room.
+    private func archiveRooms(_ archive: MAMOptions.Archive) {
+        let domains = Set(host.hosts.compactMap(options.roomDomain))
+        host.registerIQHandler(namespace: Self.namespace, target: .room) { [weak self] request in
+            guard let self, domains.contains(request.to.domain) else { return request.fail("service-unavailable", "cancel") }
+            self.host.hooks.runCanAccessRoom(request.to, user: request.from) { allowed in
+                guard allowed else { return request.fail("forbidden", "auth") }
+                MAMQueryHandler.handle(request, store: self.store, host: self.host, archive: archive)
+            }
+        }
+        host.hooks.onFilterRoomPacket { [weak self] room, sender, message in
+            guard let self, domains.contains(room.domain),
+                  Archivable.checkRoomMessage(message, archiveChatMarkers: archive.archiveChatMarkers) else { return message }
+            let now = Timestamps.now()
+            let id = StanzaIDs.make(at: now)
+            var kept = Archivable.cleaned(message, parties: [room])
+            self.store.append(ArchiveEntry(message: kept, timestamp: now, copies: [
+                .init(stanzaID: id, owner: room.bare, remote: sender, outgoing: false)]))
+            if !archive.noStanzaIDElement { kept.append(MAMStanzas.stanzaID(id, by: room.bare)) }
+            return kept
         }
     }
 
     /// After every other module's user_send_packet hook (the default is 50).
     static let sendHookPriority = 90
 
-    private func userSent(_ stanza: XMLElement, by session: JID) -> Hooks.Verdict {
+    private func userSent(_ stanza: XMLElement, by session: JID, archive: MAMOptions.Archive) -> Hooks.Verdict {
         guard stanza.name == "message",
-              Archivable.check(stanza, archiveChatMarkers: options.archiveChatMarkers) else { return .pass }
+              Archivable.check(stanza, archiveChatMarkers: archive.archiveChatMarkers) else { return .pass }
         let to = stanza[attribute: "to"].flatMap(JID.init) ?? session.bare
         let now = Timestamps.now()
         let kept = Archivable.cleaned(stanza, parties: [session, to])
@@ -66,7 +98,7 @@ public final class ModMAM: ServerModule {
         if to.local != nil, host.hosts.contains(to.domain), to.bare != session.bare {
             let id = StanzaIDs.make(at: now)
             entry.copies.append(.init(stanzaID: id, owner: to.bare, remote: session, outgoing: false))
-            if !options.noStanzaIDElement { delivered.append(MAMStanzas.stanzaID(id, by: to.bare)) }
+            if !archive.noStanzaIDElement { delivered.append(MAMStanzas.stanzaID(id, by: to.bare)) }
         }
         store.append(entry)
         guard delivered != stanza else { return .pass }

@@ -46,6 +46,10 @@ extension ModMUCLight {
             query.append(XMLElement(name: "feature", namespace: Self.discoInfo, attributes: ["var": feature]))
         }
         guard room.local != nil else { return reply(iq, query) }
+        // A room's archive (mod_mam's muc section) and the like.
+        for feature in host.roomFeatures {
+            query.append(XMLElement(name: "feature", namespace: Self.discoInfo, attributes: ["var": feature]))
+        }
         let info = query
         store.room(room) { [weak self] found in
             guard let self else { return }

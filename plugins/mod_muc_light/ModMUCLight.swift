@@ -31,6 +31,12 @@ public final class ModMUCLight: ServerModule, @unchecked Sendable {
         for domain in serviceDomains.keys {
             host.registerService(domain: domain) { [weak self] stanza in self?.received(stanza) }
         }
+        // The archive's question (mod_mam's room archive): occupants read a room's history.
+        host.hooks.onCanAccessRoom { [weak self] room, user, done in
+            guard let self, self.serviceDomains[room.domain] != nil else { return false }
+            self.store.room(room.bare) { found in done((found?.affiliation(of: user.bare) ?? .none) != .none) }
+            return true
+        }
     }
 
     private func received(_ stanza: XMLElement) {
@@ -88,9 +94,12 @@ public final class ModMUCLight: ServerModule, @unchecked Sendable {
             guard let found, found.affiliation(of: sender) != .none else {
                 return self.answer(stanza, error: "item-not-found", type: "cancel")
             }
+            var sent = stanza
+            sent[attribute: "from"] = "\(room.description)/\(sender.bare.description)"
+            sent[attribute: "to"] = nil
+            sent = self.host.hooks.runFilterRoomPacket(room: room, sender: sender.bare, sent)
             for occupant in found.occupants.keys.sorted(by: { $0.description < $1.description }) {
-                var copy = stanza
-                copy[attribute: "from"] = "\(room.description)/\(sender.bare.description)"
+                var copy = sent
                 copy[attribute: "to"] = occupant.description
                 self.host.route(copy)
             }

@@ -64,6 +64,8 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
         lock.withLock { iqHandlers[target, default: [:]][namespace] = handler }
     }
 
+    public var roomFeatures: [String] { lock.withLock { (iqHandlers[.room] ?? [:]).keys.sorted() } }
+
     public func sendIQ(_ iq: XMLElement, timeout: TimeAmount) -> EventLoopFuture<XMLElement> {
         let loop = eventLoopGroup.next()
         let promise = loop.makePromise(of: XMLElement.self)
@@ -167,7 +169,21 @@ public final class ModuleRuntime: ModuleHost, @unchecked Sendable {
 extension ModuleRuntime: DomainRoute {
     public func route(_ stanza: XMLElement, to recipient: JID) -> StanzaRouter.Outcome? {
         guard let handler = lock.withLock({ services[recipient.domain] }) else { return nil }
-        handler(stanza)
+        if let from = roomIQSender(stanza, to: recipient) {
+            dispatchIQ(stanza, from: from, to: recipient, target: .room) { [weak self] answer in self?.route(answer) }
+        } else {
+            handler(stanza)
+        }
         return .delivered
+    }
+
+    /// The sender of an iq get / set to a room whose namespace another module handles
+    /// for rooms (`IQTarget.room`); nil for everything the service keeps.
+    private func roomIQSender(_ stanza: XMLElement, to recipient: JID) -> JID? {
+        guard stanza.name == "iq", recipient.local != nil, recipient.resource == nil,
+              let type = stanza[attribute: "type"], type == "get" || type == "set",
+              let namespace = stanza.elements.first?.namespace,
+              lock.withLock({ iqHandlers[.room]?[namespace] }) != nil else { return nil }
+        return stanza[attribute: "from"].flatMap(JID.init)
     }
 }

@@ -205,6 +205,12 @@ final class APIBackend: @unchecked Sendable {
         }
     }
 
+    /// The last messages of a room's archive, read as `user` (see ArchiveLookup).
+    func lastRoomMessages(of room: JID, asking user: JID, before: Date, limit: Int,
+                          _ done: @escaping @Sendable (Result<[(message: XMLElement, milliseconds: Int64)], ArchiveLookup.Failure>) -> Void) {
+        eventLoop.execute { [archive] in archive.lastRoomMessages(of: room, asking: user, before: before, limit: limit, done) }
+    }
+
     /// HTTP Basic credentials of the client API ("user@host", password), checked as a
     /// PLAIN login would be; `done` gets the user's bare JID, or nil.
     func authenticate(_ credentials: (user: String, password: String)?, _ done: @escaping @Sendable (JID?) -> Void) {

@@ -171,7 +171,10 @@ struct APIDocs: Sendable {
         "mongoose_client_api_rooms_messages": [
             Operation(method: "post", path: "", summary: "Send a groupchat message", body: ["body"],
                       responses: [200: "{\"id\"}", 404: "no such room"]),
-            Operation(method: "get", path: "", summary: "Room messages (no archive of rooms: 404)", responses: [404: "no archive"]),
+            Operation(method: "get", path: "", summary: "The last messages of the room's archive, oldest first",
+                      query: ["limit", "before"],
+                      responses: [200: "[{type, from, id, body, timestamp}]", 403: "not an occupant",
+                                  404: "no room archive (mod_mam's muc section)"]),
         ],
     ]
 

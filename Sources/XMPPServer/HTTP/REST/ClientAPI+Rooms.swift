@@ -13,12 +13,14 @@ import XMPPCore
 ///     POST   rooms/:id/users    {"user"}: add a member (204)
 ///     DELETE rooms/:id/users/:user   remove one, or leave (204)
 ///     POST   rooms/:id/messages {"body"}: a groupchat message; answers {"id"}
+///     GET    rooms/:id/messages?limit=50&before=<ms>   the room's archive (mod_mam's
+///            muc section), oldest first
 ///
 /// `:id` is the room's local part (or its bare JID). Errors: 404 for a room the user
 /// is not in, 403 for what its affiliation does not allow, 400 for bad input.
 extension ClientAPI {
-    func rooms(_ kind: Kind, _ method: HTTPMethod, _ bindings: [String: String], _ user: JID, _ body: String,
-               _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
+    func rooms(_ kind: Kind, _ method: HTTPMethod, _ bindings: [String: String], _ query: [String: String],
+               _ user: JID, _ body: String, _ reply: @escaping @Sendable (RESTResponse) -> Void) throws {
         let service = try backend.roomsService(of: user.domain)
         let room = try bindings["id"].map { try roomJID($0, service: service) }
         switch (kind, method, room) {
@@ -56,8 +58,24 @@ extension ClientAPI {
                 let id = backend.sendMessage(from: user, to: room, body: text, type: "groupchat")
                 reply(RESTResponse(status: .ok, body: JSONBody.encode(["id": id])))
             }
-        case (.roomMessages, .GET, _):
-            reply(APIError.notFound("no archive of room messages (mod_mam keeps one-to-one messages)").response)
+        case (.roomMessages, .GET, let room?):
+            let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 50
+            guard limit >= 0 else { throw APIError.badRequest("limit must not be negative") }
+            // `before`: milliseconds, as for one-to-one messages.
+            let before = try JSONBody.integer(query["before"], name: "before")
+            let end = before.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date().addingTimeInterval(1)
+            backend.lastRoomMessages(of: room, asking: user, before: end, limit: limit) { result in
+                switch result {
+                case .success(let messages):
+                    let items = messages.map { Self.roomEventJSON($0.message, at: $0.milliseconds, inRoom: false) }
+                    reply(RESTResponse(status: .ok, body: JSONBody.encode(items)))
+                case .failure(let failure):
+                    switch failure.iq.child("error")?.elements.first?.name {
+                    case "forbidden": reply(RESTResponse(status: .forbidden, body: JSONBody.encode("not an occupant of this room")))
+                    default: reply(APIError.notFound("no archive of room messages (enable mod_mam's muc section)").response)
+                    }
+                }
+            }
         default:
             reply(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("not a rooms request")))
         }
@@ -86,12 +104,14 @@ extension ClientAPI {
     }
 
     /// A room's message or affiliation change as MongooseIM's client API encodes it
-    /// (mongoose_client_api_rooms_messages:encode/2): `from` is the sender's bare JID
-    /// (the room's own for its announcements), `room` the room's id.
-    static func roomEventJSON(_ message: XMLElement, at milliseconds: Int64) -> [String: Any] {
+    /// (mongoose_client_api_rooms_messages:encode/2 for events, with `room` the room's
+    /// id; make_json_item for the archive, without): `from` is the sender's bare JID
+    /// (the room's own for its announcements).
+    static func roomEventJSON(_ message: XMLElement, at milliseconds: Int64, inRoom: Bool = true) -> [String: Any] {
         let from = message[attribute: "from"].flatMap(JID.init)
         var item: [String: Any] = ["id": message[attribute: "id"] ?? "", "timestamp": milliseconds,
-                                   "from": from?.resource ?? from?.description ?? "", "room": from?.local ?? ""]
+                                   "from": from?.resource ?? from?.description ?? ""]
+        if inRoom { item["room"] = from?.local ?? "" }
         if let user = message.elements.first(where: { $0.name == "x" })?.child("user") {
             item["type"] = "affiliation"
             item["affiliation"] = user[attribute: "affiliation"] ?? ""

@@ -69,7 +69,7 @@ final class ClientAPI: @unchecked Sendable {
             case .messages: try messages(method, bindings, query, user, body, reply)
             case .contacts: try contacts(method, bindings, user, body, reply)
             case .events: reply(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("server-sent events take GET")))
-            case .rooms, .roomConfig, .roomUsers, .roomMessages: try rooms(kind, method, bindings, user, body, reply)
+            case .rooms, .roomConfig, .roomUsers, .roomMessages: try rooms(kind, method, bindings, query, user, body, reply)
             }
         } catch let error as APIError {
             reply(error.response)
