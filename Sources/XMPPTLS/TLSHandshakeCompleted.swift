@@ -9,6 +9,14 @@ public struct TLSPeerCertificate: Sendable, Equatable {
     public let dnsNames: [String]
     /// DER encoding of the certificate.
     public let der: [UInt8]
+
+    public init(subject: String, issuer: String, xmppAddrs: [String], dnsNames: [String], der: [UInt8]) {
+        self.subject = subject
+        self.issuer = issuer
+        self.xmppAddrs = xmppAddrs
+        self.dnsNames = dnsNames
+        self.der = der
+    }
 }
 
 /// Fired as a user inbound event by `OpenSSLHandler` once the handshake is done, before any

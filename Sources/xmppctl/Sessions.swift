@@ -78,10 +78,11 @@ struct S2S: ParsableCommand {
         let local = max(5, streams.map(\.localDomain.count).max() ?? 0)
         let remote = max(6, streams.map(\.remoteDomain.count).max() ?? 0)
         func column(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
-        print("DIR  " + column("LOCAL", local) + "  " + column("REMOTE", remote) + "  STATE        TLS  WORKER")
+        print("DIR  " + column("LOCAL", local) + "  " + column("REMOTE", remote) + "  STATE        TLS  AUTH      WORKER")
         for stream in streams {
             print(column(stream.direction, 3) + "  " + column(stream.localDomain, local) + "  " + column(stream.remoteDomain, remote)
-                  + "  " + column(stream.state, 11) + "  " + column(stream.tls ? "yes" : "no", 3) + "  " + String(stream.workerPID))
+                  + "  " + column(stream.state, 11) + "  " + column(stream.tls ? "yes" : "no", 3)
+                  + "  " + column(stream.auth ?? "-", 8) + "  " + String(stream.workerPID))
         }
     }
 }

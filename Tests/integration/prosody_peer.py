@@ -76,7 +76,7 @@ modules_disabled = {{ "s2s_bidi", "http", "http_files" }}
 authentication = "internal_plain"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
-s2s_secure_auth = false
+{"" if "s2s_secure_auth" in s2s_options else "s2s_secure_auth = false"}
 {s2s_options}
 unbound = {{ forward = "127.0.0.1@{self.dns.port}"; resolvconf = false; hoststxt = false;
             options = {{ ["do-not-query-localhost:"] = "no" }} }}

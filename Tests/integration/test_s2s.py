@@ -4,6 +4,7 @@ slixmpp clients on both sides; raw peers for what a real server never sends."""
 import hashlib
 import hmac
 import json
+import ssl
 import re
 import socket
 import threading
@@ -160,6 +161,7 @@ def test_users_of_two_servers_chat(federation):
         assert by_direction["in"]["remoteDomain"] == "b.test" and by_direction["in"]["state"] == "verified"
         assert by_direction["in"]["workerPID"] == a.listener(a.s2s_port)["workerPID"]
         assert not by_direction["out"]["tls"]
+        assert by_direction["out"]["auth"] == by_direction["in"]["auth"] == "dialback"
         assert "established" in a.ctl("s2s").stdout
     finally:
         alice.close()
@@ -299,7 +301,8 @@ def test_starttls_required_both_ways(tmp_path):
     a, b = start_pair(tmp_path, tls, tls, generate_certificates=True)
     try:
         chat_both_ways(a, b)
-        assert all(stream["tls"] for stream in json.loads(a.ctl("s2s", "--json").stdout))
+        # Self-signed certificates verify nowhere: dialback, not SASL EXTERNAL.
+        assert all(stream["tls"] and stream["auth"] == "dialback" for stream in json.loads(a.ctl("s2s", "--json").stdout))
         assert "s2s: generated a self-signed certificate" in a.log()
         # A peer that skips STARTTLS is told it is required and may not dialback.
         peer = RawStream(b.s2s_port)
@@ -326,7 +329,8 @@ def test_starttls_required_both_ways(tmp_path):
 
 def test_starttls_required_trusted_checks_certificates(tmp_path):
     """required_trusted: both sides verify the other's certificate against the s2s
-    listener's tls.cacertfile. Certificates of the test CA work; a server with a
+    listener's tls.cacertfile. Certificates of the test CA work, and then each side
+    authenticates with SASL EXTERNAL instead of dialback (XEP-0178); a server with a
     self-signed one cannot reach its peer, and its users' stanzas bounce."""
     from pki import PKI
     pki = PKI(tmp_path / "pki")
@@ -336,6 +340,32 @@ def test_starttls_required_trusted_checks_certificates(tmp_path):
     a, b = start_pair(tmp_path, options("a.test"), options("b.test"), listener_options=f'  tls.cacertfile = "{pki.ca}"')
     try:
         chat_both_ways(a, b)
+        for server in (a, b):
+            streams = json.loads(server.ctl("s2s", "--json").stdout)
+            assert sorted(s["direction"] for s in streams) == ["in", "out"], streams
+            assert all(s["tls"] and s["auth"] == "external" for s in streams), streams
+        assert "authenticated for a.test by its certificate (SASL EXTERNAL)" in a.log()
+        # A certificate of the same CA that names another domain than the one the
+        # stream claims: no EXTERNAL offered, and an attempt anyway fails.
+        other = pki.issue("c.test", "/CN=c.test", "subjectAltName=DNS:c.test")
+        header = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+                  "xmlns:db='jabber:server:dialback' from='b.test' to='a.test' version='1.0'>")
+        peer = RawStream(a.s2s_port)
+        peer.send(header)
+        peer.read_until(b"</stream:features>")
+        peer.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        peer.read_until(b"<proceed")
+        context = ssl.create_default_context(cafile=str(pki.ca))
+        context.check_hostname = False
+        context.load_cert_chain(str(other))
+        peer.sock = context.wrap_socket(peer.sock, server_hostname="a.test")
+        peer.received = b""
+        peer.send(header)
+        features = peer.read_until(b"</stream:features>")
+        assert "EXTERNAL" not in features and "dialback" in features
+        peer.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+        assert "<invalid-mechanism/>" in peer.read_until(b"</failure>")
+        peer.close()
     finally:
         a.stop()
         b.stop()
@@ -355,30 +385,44 @@ def test_starttls_required_trusted_checks_certificates(tmp_path):
 
 
 @pytest.mark.skipif(not PROSODY, reason="prosody is installed by scripts/install-deps --for-tests")
-@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "starttls-required"])
-def test_federation_with_prosody(tmp_path, encrypted):
+@pytest.mark.parametrize("security", ["plaintext", "starttls-required", "trusted-certificates"])
+def test_federation_with_prosody(tmp_path, security):
     """Prosody (Debian's package) as the peer: its users and ours chat both ways and
     subscribe to each other's presence, with Prosody's dialback checking our keys and
     ours checking Prosody's; then with TLS required on both sides (Prosody's default,
-    s2s_require_encryption)."""
+    s2s_require_encryption); then with certificates of a common CA that each side
+    verifies (s2s_secure_auth, use_starttls = "required_trusted"), where both
+    authenticate with SASL EXTERNAL instead of dialback (XEP-0178)."""
     ours_s2s = free_port()
     prosody_options = "s2s_require_encryption = false"
-    xmppd_options = ""
-    if encrypted:
+    xmppd_options, listener_options = "", ""
+    if security != "plaintext":
         from pki import PKI
         pki = PKI(tmp_path / "pki")
         pki.issue("prosody", "/CN=prosody.example", "subjectAltName=DNS:prosody.example")
         prosody_options = (f's2s_require_encryption = true\n'
-                           f'ssl = {{ certificate = "{pki.cert("prosody")}"; key = "{pki.key("prosody")}" }}')
+                           f'ssl = {{ certificate = "{pki.cert("prosody")}"; key = "{pki.key("prosody")}"; '
+                           f'cafile = "{pki.ca}" }}')
         xmppd_options = '  use_starttls = "required"\n  certfile = "var/s2s.pem"'
+    if security == "trusted-certificates":
+        ours = pki.issue("xmppd", "/CN=xmppd.example", "subjectAltName=DNS:xmppd.example")
+        prosody_options += "\ns2s_secure_auth = true"
+        xmppd_options = f'  use_starttls = "required_trusted"\n  certfile = "{ours}"'
+        listener_options = f'  tls.cacertfile = "{pki.ca}"'
     prosody = ProsodyPeer(tmp_path / "prosody", "prosody.example", {"xmppd.example": ours_s2s}, s2s_options=prosody_options)
     server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"prosody.example": prosody.s2s_port},
-                              extra_s2s=xmppd_options, generate_certificates=encrypted)
+                              extra_s2s=xmppd_options, listener_options=listener_options,
+                              generate_certificates=security == "starttls-required")
     try:
         server.start()
         chat_and_subscribe_with_peer(server, prosody, "romeo")
-        if encrypted:
+        if security != "plaintext":
             assert "TLSv1.3" in prosody.log_text()
+        if security == "trusted-certificates":
+            # (One stream out per worker that sent something: the c2s and the s2s one.)
+            streams = json.loads(server.ctl("s2s", "--json").stdout)
+            assert {s["direction"] for s in streams} == {"in", "out"}, streams
+            assert all(s["auth"] == "external" for s in streams), streams
     except BaseException:
         print(prosody.log_text()[-6000:])
         print(server.log()[-3000:])

@@ -12,6 +12,9 @@ public struct S2SStreamInfo: Codable, Equatable, Sendable {
     /// stream ended; the next stanza reconnects); in: verified.
     public var state: String
     public var tls: Bool
+    /// How the remote domain was authenticated once the stream is up: "dialback"
+    /// (XEP-0220) or "external" (its certificate, SASL EXTERNAL, XEP-0178).
+    public var auth: String?
     public var workerPID: Int32
 }
 
@@ -25,12 +28,13 @@ public final class S2SDirectory: @unchecked Sendable {
     }
 
     private let lock = NIOLock()
-    private var streams: [Key: (direction: String, state: String, tls: Bool)] = [:]
+    private var streams: [Key: (direction: String, state: String, tls: Bool, auth: String?)] = [:]
 
     /// Records (or, with a nil state, forgets) what `owner` says of `pair`.
-    func update(_ owner: AnyObject, _ pair: DomainPair, direction: String, state: String?, tls: Bool = false) {
+    func update(_ owner: AnyObject, _ pair: DomainPair, direction: String, state: String?, tls: Bool = false,
+                auth: String? = nil) {
         let key = Key(owner: ObjectIdentifier(owner), pair: pair)
-        lock.withLock { streams[key] = state.map { (direction, $0, tls) } }
+        lock.withLock { streams[key] = state.map { (direction, $0, tls, auth) } }
     }
 
     /// Forgets everything `owner` recorded (a connection that ended).
@@ -47,9 +51,11 @@ public final class S2SDirectory: @unchecked Sendable {
             guard let self, let mesh else { return }
             var result = XMLElement(name: Self.resultName, namespace: MeshFrame.namespace)
             for (key, stream) in self.lock.withLock({ self.streams }) {
-                result.append(XMLElement(name: "stream", namespace: MeshFrame.namespace, attributes: [
+                var entry = XMLElement(name: "stream", namespace: MeshFrame.namespace, attributes: [
                     "direction": stream.direction, "local": key.pair.local, "remote": key.pair.remote,
-                    "state": stream.state, "tls": stream.tls ? "1" : "0"]))
+                    "state": stream.state, "tls": stream.tls ? "1" : "0"])
+                if let auth = stream.auth { entry[attribute: "auth"] = auth }
+                result.append(entry)
             }
             mesh.send(result, to: peer)
         }
@@ -63,7 +69,7 @@ public final class S2SDirectory: @unchecked Sendable {
                 guard let direction = element[attribute: "direction"], let local = element[attribute: "local"],
                       let remote = element[attribute: "remote"], let state = element[attribute: "state"] else { return nil }
                 return S2SStreamInfo(direction: direction, localDomain: local, remoteDomain: remote, state: state,
-                                     tls: element[attribute: "tls"] == "1", workerPID: pid)
+                                     tls: element[attribute: "tls"] == "1", auth: element[attribute: "auth"], workerPID: pid)
             }
         }.sorted { ($0.direction, $0.localDomain, $0.remoteDomain, $0.workerPID) < ($1.direction, $1.localDomain, $1.remoteDomain, $1.workerPID) }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import XMPPCore
@@ -32,8 +33,13 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
     let env: S2SInboundEnvironment
     private let streamID = ComponentConnection.hex(SASLCrypto.randomBytes(12))
     private var headerSent = false
-    /// (local domain, remote domain) pairs the authoritative server confirmed.
+    /// (local domain, remote domain) pairs the authoritative server confirmed, or the
+    /// pair SASL EXTERNAL authenticated.
     private var verified: Set<DomainPair> = []
+    /// The pair the stream header names (`to`: ours, `from`: the peer's), once over TLS.
+    private var streamPair: DomainPair?
+    /// SASL EXTERNAL succeeded: the stream restarts, and no mechanism is offered again.
+    private var authenticatedByCertificate = false
 
     init(env: S2SInboundEnvironment) {
         self.env = env
@@ -62,6 +68,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
             return failStream("host-unknown")
         }
         headerSent = true
+        if let to, let from = header.attributes["from"]?.lowercased() { streamPair = DomainPair(local: to, remote: from) }
         let modern = header.attributes["version"].map { $0.hasPrefix("1.") } ?? false
         send(streamHeader(from: to, to: nil, id: streamID, version: modern))
         if modern { send(features) }
@@ -73,10 +80,20 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         if env.outgoing.tls.server != nil, !tlsActive {
             out += "<starttls xmlns='\(XMPPNamespace.tls)'>\(env.outgoing.tls.required ? "<required/>" : "")</starttls>"
         }
+        if let pair = streamPair, !authenticatedByCertificate, mayAuthenticateByCertificate(pair) {
+            out += "<mechanisms xmlns='\(XMPPNamespace.sasl)'><mechanism>EXTERNAL</mechanism></mechanisms>"
+        }
         if !tlsMissing {
             out += "<dialback xmlns='\(DialbackNamespace.feature)'><errors/></dialback>"
         }
         return out + "</stream:features>"
+    }
+
+    /// XEP-0178: over TLS, a peer whose certificate verified and names the domain it
+    /// claims (not one of ours, and one the s2s policy allows) needs no dialback.
+    private func mayAuthenticateByCertificate(_ pair: DomainPair) -> Bool {
+        tlsActive && env.hosts.contains(pair.local) && !env.hosts.contains(pair.remote)
+            && env.outgoing.config.allows(pair.remote) && peerCertificateNames(pair.remote)
     }
 
     private var tlsMissing: Bool { env.outgoing.tls.required && !tlsActive }
@@ -91,6 +108,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         if element.namespace == XMPPNamespace.tls, element.name == "starttls" { return startTLS() }
         if tlsMissing { return failStream("policy-violation", text: "Use of STARTTLS required") }
         switch (element.namespace, element.name) {
+        case (XMPPNamespace.sasl, "auth"): saslExternal(element)
         case (DialbackNamespace.dialback, "result"): dialbackResult(element)
         case (DialbackNamespace.dialback, "verify"): dialbackVerify(element)
         case (XMPPNamespace.server, "message"), (XMPPNamespace.server, "presence"), (XMPPNamespace.server, "iq"):
@@ -111,7 +129,40 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         guard startTLS(tls) else { return }
         headerSent = false
         verified = []
+        streamPair = nil
         env.outgoing.directory.forget(self)
+    }
+
+    // MARK: SASL EXTERNAL
+
+    /// XEP-0178 §3 (RFC 6120 §6): the authzid is empty ("=") or the stream's `from`;
+    /// success restarts the stream, and the pair it names is verified.
+    private func saslExternal(_ auth: XMLElement) {
+        guard auth[attribute: "mechanism"] == "EXTERNAL", let pair = streamPair, !authenticatedByCertificate,
+              mayAuthenticateByCertificate(pair) else {
+            return saslFailure("invalid-mechanism")
+        }
+        let text = auth.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !text.isEmpty, text != "=" {
+            guard let authzid = Base64.decode(text).map({ String(decoding: $0, as: UTF8.self).lowercased() }) else {
+                return saslFailure("incorrect-encoding")
+            }
+            guard authzid == pair.remote else { return saslFailure("invalid-authzid") }
+        }
+        authenticatedByCertificate = true
+        verified = [pair]
+        send("<success xmlns='\(XMPPNamespace.sasl)'/>")
+        headerSent = false
+        parser.reset()
+        negotiationFinished()
+        env.stats.authSucceeded()
+        env.outgoing.directory.update(self, pair, direction: "in", state: "verified", tls: true, auth: "external")
+        logger.info("\(pair.remote) authenticated for \(pair.local) by its certificate (SASL EXTERNAL)")
+    }
+
+    private func saslFailure(_ condition: String) {
+        env.stats.authFailed()
+        send("<failure xmlns='\(XMPPNamespace.sasl)'><\(condition)/></failure>")
     }
 
     // MARK: dialback
@@ -149,7 +200,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         }
         if valid {
             verified.insert(pair)
-            env.outgoing.directory.update(self, pair, direction: "in", state: "verified", tls: tlsActive)
+            env.outgoing.directory.update(self, pair, direction: "in", state: "verified", tls: tlsActive, auth: "dialback")
             negotiationFinished()
             env.stats.authSucceeded()
             logger.info("\(pair.remote) verified by dialback for \(pair.local)")

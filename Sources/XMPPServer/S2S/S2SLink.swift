@@ -32,12 +32,16 @@ final class S2SLink {
     private func recordState() {
         let shown: String
         var tls = false
+        var auth: String?
         switch state {
         case .connecting: shown = "connecting"
-        case .established(let connection): shown = "established"; tls = connection.tlsActive
+        case .established(let connection):
+            shown = "established"
+            tls = connection.tlsActive
+            auth = connection.authenticatedByCertificate ? "external" : "dialback"
         case .idle: shown = nextAttempt == nil ? "idle" : "failed"
         }
-        outgoing.directory.update(self, pair, direction: "out", state: shown, tls: tls)
+        outgoing.directory.update(self, pair, direction: "out", state: shown, tls: tls, auth: auth)
     }
 
     func send(_ stanza: XMLElement) {
@@ -59,8 +63,8 @@ final class S2SLink {
         }
     }
 
-    /// The remote server answered our `<db:result/>`.
-    func dialbackAnswered(_ connection: S2SOutgoingConnection, valid: Bool) {
+    /// The remote server answered our `<db:result/>`, or took our certificate.
+    func streamAuthenticated(_ connection: S2SOutgoingConnection, valid: Bool) {
         guard case .connecting = state else { return }
         guard valid else { return failed("remote-server-not-found") }
         state = .established(connection)

@@ -1,11 +1,13 @@
 import Logging
 import NIOCore
 import XMPPCore
+import XMPPSASL
 import XMPPTLS
 
 /// One outgoing server-to-server stream, to a remote domain's server: opens the
-/// stream, then either authenticates a link for stanzas with `<db:result/>`
-/// (XEP-0220 §2.1.1, key as XEP-0185) or asks that server, as the authoritative
+/// stream, then either authenticates a link for stanzas — with our certificate when
+/// the peer offers SASL EXTERNAL over TLS (XEP-0178), else with `<db:result/>`
+/// (XEP-0220 §2.1.1, key as XEP-0185) — or asks that server, as the authoritative
 /// one, whether a key it received is ours to verify (`<db:verify/>`, §2.1.3).
 final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
     enum Purpose {
@@ -22,6 +24,9 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
     private let tls: S2STLS
     private var remoteStreamID: String?
     private var dialbackSent = false
+    private var externalAuthSent = false
+    /// The peer took our certificate (SASL EXTERNAL, XEP-0178): no dialback on this stream.
+    private(set) var authenticatedByCertificate = false
 
     init(pair: DomainPair, purpose: Purpose, keys: DialbackKey, tls: S2STLS, timeout: TimeAmount?, maxQueuedStanzas: Int?,
          stats: WorkerStats, logger: Logger) {
@@ -57,6 +62,24 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
                 logger.info("\(pair.remote) does not offer STARTTLS, which use_starttls requires")
                 return close()
             }
+            if authenticatedByCertificate { return linkUp() }
+            if offersExternal(element) {
+                // XEP-0178 §2: the authzid is our domain, as the stream's `from`.
+                externalAuthSent = true
+                return send("<auth xmlns='\(XMPPNamespace.sasl)' mechanism='EXTERNAL'>"
+                            + Base64.encode(Array(pair.local.utf8)) + "</auth>")
+            }
+            startDialback()
+        case (XMPPNamespace.sasl, "success"):
+            guard externalAuthSent else { return close() }
+            authenticatedByCertificate = true
+            logger.info("\(pair.remote) took our certificate (SASL EXTERNAL)")
+            // RFC 6120 §6.4.6: a new stream; its features end the negotiation.
+            parser.reset()
+            remoteStreamID = nil
+            send(streamHeader(from: pair.local, to: pair.remote, id: nil, version: true))
+        case (XMPPNamespace.sasl, "failure"):
+            logger.info("\(pair.remote) refused SASL EXTERNAL (\(element.elements.first?.name ?? "no condition")): dialback")
             startDialback()
         case (XMPPNamespace.tls, "proceed"):
             guard let context = tls.client, startTLS(context, serverHostname: pair.remote) else { return close() }
@@ -74,7 +97,7 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
             if valid { negotiationFinished() } else {
                 logger.info("dialback refused by \(pair.remote): \(element[attribute: "type"] ?? "no type")")
             }
-            link.dialbackAnswered(self, valid: valid)
+            link.streamAuthenticated(self, valid: valid)
             if !valid { close() }
         case (DialbackNamespace.dialback, "verify"):
             guard case .verify(_, _, let done) = purpose else { return }
@@ -86,6 +109,20 @@ final class S2SOutgoingConnection: S2SStream, @unchecked Sendable {
             // An outgoing stream carries stanzas one way (RFC 6120 §4.2.3).
             logger.debug("ignored <\(element.name)/> on an outgoing stream")
         }
+    }
+
+    /// Over TLS, on a link (a verify connection always uses dialback), when the peer
+    /// offers EXTERNAL: it verified the certificate we presented.
+    private func offersExternal(_ features: XMLElement) -> Bool {
+        guard tlsActive, !externalAuthSent, case .link = purpose,
+              let mechanisms = features.child("mechanisms", namespace: XMPPNamespace.sasl) else { return false }
+        return mechanisms.children("mechanism", namespace: XMPPNamespace.sasl).contains { $0.text == "EXTERNAL" }
+    }
+
+    private func linkUp() {
+        guard case .link(let link) = purpose else { return }
+        negotiationFinished()
+        link.streamAuthenticated(self, valid: true)
     }
 
     private func startDialback() {

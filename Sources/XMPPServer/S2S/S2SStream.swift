@@ -23,6 +23,9 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
     private(set) var isClosed = false
     /// STARTTLS done: the stream runs over TLS.
     private(set) var tlsActive = false
+    /// The TLS handshake's outcome (the peer's certificate and whether it verified),
+    /// known before the first stream header over TLS is read.
+    private(set) var tlsHandshake: TLSHandshakeCompleted?
     /// Runs from connect until the stream is usable; ends it with connection-timeout.
     private var negotiationTimer: Scheduled<Void>?
 
@@ -137,6 +140,19 @@ class S2SStream: ChannelInboundHandler, @unchecked Sendable {
             out += "/>"
         }
         send(out)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeCompleted { tlsHandshake = handshake }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The peer's certificate verified and names `domain`: SASL EXTERNAL may stand
+    /// for dialback (XEP-0178 §3, RFC 6120 §13.7.1.2).
+    func peerCertificateNames(_ domain: String) -> Bool {
+        guard let handshake = tlsHandshake, handshake.peerCertificateVerified, let certificate = handshake.peerCertificate
+        else { return false }
+        return S2SCertificateIdentity.names(domain, in: certificate)
     }
 
     /// The stream header; both directions declare the dialback prefix.

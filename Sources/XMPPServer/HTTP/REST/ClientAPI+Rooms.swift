@@ -59,11 +59,7 @@ extension ClientAPI {
                 reply(RESTResponse(status: .ok, body: JSONBody.encode(["id": id])))
             }
         case (.roomMessages, .GET, let room?):
-            let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 50
-            guard limit >= 0 else { throw APIError.badRequest("limit must not be negative") }
-            // `before`: milliseconds, as for one-to-one messages.
-            let before = try JSONBody.integer(query["before"], name: "before")
-            let end = before.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date().addingTimeInterval(1)
+            let (limit, end) = try Self.archiveWindow(query)
             backend.lastRoomMessages(of: room, asking: user, before: end, limit: limit) { result in
                 switch result {
                 case .success(let messages):

@@ -83,11 +83,7 @@ final class ClientAPI: @unchecked Sendable {
         switch method {
         case .GET:
             let with = try bindings["with"].map(JSONBody.jid)
-            let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 50
-            guard limit >= 0 else { throw APIError.badRequest("limit must not be negative") }
-            // `before` is in milliseconds here (mongoose_client_api_messages:maybe_before_to_us/2).
-            let before = try JSONBody.integer(query["before"], name: "before")
-            let end = before.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date().addingTimeInterval(1)
+            let (limit, end) = try Self.archiveWindow(query)
             backend.lastMessages(of: user, with: with, before: end, limit: limit) { result in
                 switch result {
                 case .success(let messages): reply(RESTResponse(status: .ok, body: JSONBody.encode(messages.map(\.clientJSON))))
@@ -101,6 +97,15 @@ final class ClientAPI: @unchecked Sendable {
         default:
             reply(RESTResponse(status: .methodNotAllowed, body: JSONBody.encode("messages take GET or POST")))
         }
+    }
+
+    /// `?limit=` (50) and `?before=` of an archive read: in milliseconds here
+    /// (mongoose_client_api_messages:maybe_before_to_us/2); default now.
+    static func archiveWindow(_ query: [String: String]) throws -> (limit: Int, end: Date) {
+        let limit = try JSONBody.integer(query["limit"], name: "limit") ?? 50
+        guard limit >= 0 else { throw APIError.badRequest("limit must not be negative") }
+        let before = try JSONBody.integer(query["before"], name: "before")
+        return (limit, before.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date().addingTimeInterval(1))
     }
 
     private func contacts(_ method: HTTPMethod, _ bindings: [String: String], _ user: JID, _ body: String,
