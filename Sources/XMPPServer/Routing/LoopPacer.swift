@@ -11,10 +11,11 @@ import Glibc
 /// On this 2-core machine those costs were a fifth of a routed message's server
 /// CPU at 20,000 msg/s (perf: `finish_task_switch` after `epoll_wait`,
 /// `try_to_wake_up` under `sock_def_readable`). So once a loop handles more than
-/// `busyReads` reads a second, it waits `window` at the end of each tick before
-/// polling again: what arrives meanwhile is read in one tick, its writes leave in
-/// fewer syscalls, and each reader is woken once for several stanzas. A stanza waits
-/// at most `window` longer per worker it passes; below the threshold nothing changes.
+/// `busyReads` reads a second, it polls at most once per `window`: a tick that ends
+/// before its window is over sleeps the rest. What arrives meanwhile is read in one
+/// tick, its writes leave in fewer syscalls, and each reader is woken once for several
+/// stanzas. A stanza waits at most `window` longer per worker it passes; below the
+/// threshold nothing changes.
 ///
 /// Used on its loop only.
 final class LoopPacer {
