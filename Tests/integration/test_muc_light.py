@@ -241,6 +241,15 @@ def test_room_archive(tmp_path):
         with pytest.raises(slixmpp.exceptions.IqError) as refused:
             retrieve_room(carol, room)
         assert refused.value.condition == "forbidden"
+        # A change of affiliations is history too (as the occupants who stay hear it);
+        # carol, now a member, reads it all.
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#affiliations'>"
+                                      f"<user affiliation='member'>carol@localhost</user></query>") is None
+        announcement(carol, f"{ML}#affiliations")
+        page, fin = retrieve_room(carol, room, rsm={"max": 10, "after": ids[4]})
+        assert [(r["from"], r["body"]) for r in page] == [(room, "")] and fin["count"] == 6
+        changed = next_matching(alice.messages, lambda m: m.xml.find(f"{{{ML}#affiliations}}x") is not None, timeout=10)
+        assert changed.xml.find(f"{{{ML}#affiliations}}x/{{{ML}#affiliations}}user").text == "carol@localhost"
         info = alice.run(lambda x: x.plugin["xep_0030"].get_info(jid=room, timeout=5))
         assert MAM in info["disco_info"]["features"]
         # Only the muc section: no one-to-one archive.

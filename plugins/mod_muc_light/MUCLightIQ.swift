@@ -8,8 +8,9 @@ extension ModMUCLight {
     static let discoItems = "http://jabber.org/protocol/disco#items"
 
     private enum Outcome: Sendable {
-        /// Each announcement: the `<x/>` elements of one message, and who gets it.
-        case done(reply: XMLElement?, announcements: [(xs: [XMLElement], to: [JID])])
+        /// Each announcement: the `<x/>` elements of one message, and who gets it;
+        /// `history`: the `<x/>` the room's archive keeps of a change of affiliations.
+        case done(reply: XMLElement?, announcements: [(xs: [XMLElement], to: [JID])], history: XMLElement? = nil)
         case refused(String, String)
     }
 
@@ -253,7 +254,7 @@ extension ModMUCLight {
                 announcements.append(([affiliationsX(version: current.version, [(user, current.affiliation(of: user))], in: current)],
                                       [user]))
             }
-            return .done(reply: nil, announcements: announcements)
+            return .done(reply: nil, announcements: announcements, history: delta)
         }
     }
 
@@ -263,9 +264,14 @@ extension ModMUCLight {
             answer(iq, error: "internal-server-error", type: "wait")
         case .success(.refused(let condition, let type)):
             answer(iq, error: condition, type: type)
-        case .success(.done(let payload, let announcements)):
+        case .success(.done(let payload, let announcements, let history)):
             // The occupants hear of a change before its requester gets the result (spec §5.4).
             let id = iq[attribute: "id"] ?? MUCLightID.make()
+            if let history, let actor = iq[attribute: "from"].flatMap(JID.init) {
+                // The room's history (an archive's filter_room_packet) keeps the change as
+                // the occupants who stay hear it, as MongooseIM's does.
+                _ = host.hooks.runFilterRoomPacket(room: room, sender: actor.bare, announcement([history], from: room, id: id))
+            }
             for (xs, users) in announcements {
                 announce(xs, from: room, to: users.sorted { $0.description < $1.description }, id: id)
             }

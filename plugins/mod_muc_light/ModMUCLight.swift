@@ -70,13 +70,21 @@ public final class ModMUCLight: ServerModule, @unchecked Sendable {
     /// A groupchat message from the room to each of `users` (their bare JIDs), carrying
     /// the `<x/>` elements; its id is the request's, as the MUC Light spec asks.
     func announce(_ xs: [XMLElement], from room: JID, to users: [JID], id: String) {
+        let message = announcement(xs, from: room, id: id)
         for user in users {
-            var message = XMLElement(name: "message", namespace: XMPPNamespace.client, attributes: [
-                "type": "groupchat", "from": room.description, "to": user.description, "id": id])
-            for x in xs { message.append(x) }
-            message.append(XMLElement(name: "body", namespace: XMPPNamespace.client))
-            host.route(message)
+            var copy = message
+            copy[attribute: "to"] = user.description
+            host.route(copy)
         }
+    }
+
+    /// The groupchat message of an announcement, to nobody yet.
+    func announcement(_ xs: [XMLElement], from room: JID, id: String) -> XMLElement {
+        var message = XMLElement(name: "message", namespace: XMPPNamespace.client, attributes: [
+            "type": "groupchat", "from": room.description, "id": id])
+        for x in xs { message.append(x) }
+        message.append(XMLElement(name: "body", namespace: XMPPNamespace.client))
+        return message
     }
 
     static func newVersion() -> String { MUCLightID.make() }
