@@ -60,7 +60,9 @@ public final class Hooks: @unchecked Sendable {
     public func onSessionOpened(_ hook: @escaping SessionHook) { lock.withLock { sessionOpened.append(hook) } }
     /// A session ended (closed, replaced, shut down).
     public func onSessionClosed(_ hook: @escaping SessionHook) { lock.withLock { sessionClosed.append(hook) } }
-    /// A session sent its initial presence (RFC 6121 §4.2): it became available.
+    /// A session sent its initial presence (RFC 6121 §4.2): it became available. Run
+    /// once every worker knows it (on any thread), so whatever another worker stored
+    /// for the user before hearing of it is there to read.
     public func onUserAvailable(_ hook: @escaping SessionHook) { lock.withLock { userAvailable.append(hook) } }
     /// A message for a served user with no resource to take it. Return true when
     /// the hook took it (stored for later); otherwise the sender gets an error.
