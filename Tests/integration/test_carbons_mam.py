@@ -317,6 +317,43 @@ def test_mam_paging_filters_and_stanza_ids(pair):
         bob.close()
 
 
+def test_mam_full_text_search(tmp_path):
+    """MongooseIM's full-text-search field (full_text_search, on by default): results
+    hold every word, in any order and case, LIKE's wildcards taken literally; with
+    the option off the field is neither offered nor accepted."""
+    instance = start_two_listeners(tmp_path, extra="[modules.mod_mam]\n", users=("alice", "bob"))
+    alice = login(instance.port_a, "alice@localhost/a")
+    bob = login(instance.port_b, "bob@localhost/b")
+    try:
+        for body in ("Lava is hot", "the floor is LAVA", "cold water", "100% sure", "100 percent"):
+            alice.send_message("bob@localhost", body)
+            assert bob.wait_message()["body"] == body
+        def search(words):
+            reply = alice.run(lambda x: raw_query(x, {"full-text-search": words}, "<max>10</max>"))
+            return [m["body"] for m in results_of(reply)]
+        assert search("lava") == ["Lava is hot", "the floor is LAVA"]
+        assert search("is lava") == ["Lava is hot", "the floor is LAVA"]
+        assert search("floor lava") == ["the floor is LAVA"]
+        assert search("100%") == ["100% sure"]
+        assert search("nothing") == []
+        assert "full-text-search" in alice.run(lambda x: x.plugin["xep_0313"].get_fields(timeout=5)).get_fields()
+    finally:
+        alice.close()
+        bob.close()
+        instance.stop()
+    off = start_two_listeners(tmp_path / "off", extra="[modules.mod_mam]\n  full_text_search = false\n",
+                              users=("alice",))
+    alice = login(off.port_a, "alice@localhost/a")
+    try:
+        assert "full-text-search" not in alice.run(lambda x: x.plugin["xep_0313"].get_fields(timeout=5)).get_fields()
+        with pytest.raises(IqError) as refused:
+            alice.run(lambda x: raw_query(x, {"full-text-search": "lava"}))
+        assert refused.value.condition == "bad-request"
+    finally:
+        alice.close()
+        off.stop()
+
+
 def test_mam_archive_survives_kill_of_worker(pair):
     alice = login(pair.port_a, "alice@localhost/a")
     bob = login(pair.port_b, "bob@localhost/b")

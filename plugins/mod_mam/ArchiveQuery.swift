@@ -19,6 +19,8 @@ struct ArchiveQuery: Sendable {
     var end: Int64?
     var afterID: String?
     var beforeID: String?
+    /// `full-text-search`: the words every result's body contains, in any order.
+    var searchWords: [String] = []
     var page: Page
 
     struct Invalid: Error { let text: String }
@@ -26,9 +28,11 @@ struct ArchiveQuery: Sendable {
     static let dataForms = "jabber:x:data"
     static let rsm = "http://jabber.org/protocol/rsm"
     static let fields = ["with", "start", "end", "before-id", "after-id"]
+    /// MongooseIM's extension field, offered with `full_text_search` (the default).
+    static let fullTextSearch = "full-text-search"
 
     /// Reads `<query xmlns='urn:xmpp:mam:2'>`; throws `Invalid` for a bad request.
-    init(_ query: XMLElement, owner: JID, defaultMax: Int, maxLimit: Int) throws {
+    init(_ query: XMLElement, owner: JID, defaultMax: Int, maxLimit: Int, fullTextSearch: Bool = true) throws {
         self.owner = owner
         queryID = query[attribute: "queryid"]
         page = Page(max: defaultMax)
@@ -50,6 +54,8 @@ struct ArchiveQuery: Sendable {
                     end = time
                 case "after-id": afterID = value
                 case "before-id": beforeID = value
+                case Self.fullTextSearch where fullTextSearch:
+                    searchWords = value.split(whereSeparator: \.isWhitespace).map(String.init)
                 default:
                     throw Invalid(text: "unsupported field '\(name)'")
                 }

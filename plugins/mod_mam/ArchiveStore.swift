@@ -153,6 +153,11 @@ final class ArchiveStore: @unchecked Sendable {
                 bindings.append(resource)
             }
         }
+        for word in query.searchWords {
+            // Every word, anywhere in the body, case-insensitively for ASCII (SQLite's LIKE).
+            conditions.append("search_body LIKE ? ESCAPE '\\'")
+            bindings.append("%" + Self.likeEscaped(word) + "%")
+        }
         if let start = query.start { conditions.append("timestamp >= ?"); bindings.append(start) }
         if let end = query.end { conditions.append("timestamp <= ?"); bindings.append(end) }
         if let after = query.afterID {
@@ -204,6 +209,16 @@ final class ArchiveStore: @unchecked Sendable {
                 bindings: bindings + [first.timestamp, first.rowID]).first?.int(0) ?? 0
         }
         return ArchivePage(rows: rows, count: count, firstIndex: firstIndex, complete: !more)
+    }
+
+    /// `word` as a LIKE pattern matching itself only.
+    static func likeEscaped(_ word: String) -> String {
+        var out = ""
+        for character in word {
+            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out
     }
 
     /// Where a stanza id sits in `owner`'s archive, as (timestamp, row id): the

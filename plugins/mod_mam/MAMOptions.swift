@@ -14,6 +14,9 @@ struct MAMOptions {
         var defaultResultLimit: Int
         /// The largest page a query may ask for (larger `<max/>` is reduced to this).
         var maxResultLimit: Int
+        /// `full_text_search`: queries may filter by words of the body (MongooseIM's
+        /// `full-text-search` form field); default true.
+        var fullTextSearch: Bool
     }
 
     /// One-to-one archives: on with a `pm` section, and (xmppd's choice, so that a bare
@@ -25,7 +28,7 @@ struct MAMOptions {
     var rooms: (host: String, archive: Archive)?
 
     static let commonKeys = ["backend", "no_stanzaid_element", "is_archivable_message", "archive_chat_markers",
-                             "default_result_limit", "max_result_limit"]
+                             "default_result_limit", "max_result_limit", "full_text_search"]
 
     init(_ options: ModuleOptions) throws {
         try options.checkKnownKeys(Self.commonKeys + ["pm", "muc"])
@@ -61,7 +64,8 @@ struct MAMOptions {
             noStanzaIDElement: try options.bool("no_stanzaid_element", default: defaults?.noStanzaIDElement ?? false),
             archiveChatMarkers: try options.bool("archive_chat_markers", default: defaults?.archiveChatMarkers ?? false),
             defaultResultLimit: try options.int("default_result_limit", default: defaults?.defaultResultLimit ?? 50, minimum: 1),
-            maxResultLimit: try options.int("max_result_limit", default: defaults?.maxResultLimit ?? 50, minimum: 1))
+            maxResultLimit: try options.int("max_result_limit", default: defaults?.maxResultLimit ?? 50, minimum: 1),
+            fullTextSearch: try options.bool("full_text_search", default: defaults?.fullTextSearch ?? true))
         if archive.defaultResultLimit > archive.maxResultLimit {
             throw options.error("default_result_limit", "found \(archive.defaultResultLimit), but it must not exceed "
                                 + "max_result_limit (\(archive.maxResultLimit))")

@@ -6,11 +6,11 @@ import XMPPModuleAPI
 enum MAMQueryHandler {
     static func handle(_ request: IQRequest, store: ArchiveStore, host: ModuleHost, archive: MAMOptions.Archive) {
         guard let payload = request.payload, payload.name == "query" else { return request.fail("bad-request", "modify") }
-        if request.type == "get" { return request.reply(MAMStanzas.form()) }
+        if request.type == "get" { return request.reply(MAMStanzas.form(fullTextSearch: archive.fullTextSearch)) }
         let query: ArchiveQuery
         do {
             query = try ArchiveQuery(payload, owner: request.to.bare, defaultMax: archive.defaultResultLimit,
-                                     maxLimit: archive.maxResultLimit)
+                                     maxLimit: archive.maxResultLimit, fullTextSearch: archive.fullTextSearch)
         } catch {
             return request.fail("bad-request", "modify")
         }

@@ -38,15 +38,15 @@ enum MAMStanzas {
     }
 
     /// The answer to an iq get: the form a query may fill in (XEP-0313 §4.1.1).
-    static func form() -> XMLElement {
+    static func form(fullTextSearch: Bool) -> XMLElement {
         let x = ArchiveQuery.dataForms
         var form = XMLElement(name: "x", namespace: x, attributes: ["type": "form"])
         var formType = XMLElement(name: "field", namespace: x, attributes: ["type": "hidden", "var": "FORM_TYPE"])
         formType.append(XMLElement(name: "value", namespace: x, text: ModMAM.namespace))
         form.append(formType)
         let types = ["with": "jid-single", "start": "text-single", "end": "text-single",
-                     "before-id": "text-single", "after-id": "text-single"]
-        for name in ArchiveQuery.fields {
+                     "before-id": "text-single", "after-id": "text-single", ArchiveQuery.fullTextSearch: "text-single"]
+        for name in ArchiveQuery.fields + (fullTextSearch ? [ArchiveQuery.fullTextSearch] : []) {
             form.append(XMLElement(name: "field", namespace: x, attributes: ["type": types[name]!, "var": name]))
         }
         var query = XMLElement(name: "query", namespace: ModMAM.namespace)
