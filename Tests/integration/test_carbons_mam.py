@@ -354,6 +354,56 @@ def test_mam_full_text_search(tmp_path):
         off.stop()
 
 
+def test_mam_message_retraction(tmp_path):
+    """XEP-0424 as MongooseIM's mod_mam applies it (message_retraction, on by default):
+    a retraction names the sender's earlier message by its origin-id, which becomes a
+    tombstone in both parties' archives; the retraction itself is archived though it
+    has no body; nobody else's retraction touches the message."""
+    RETRACT0 = "urn:xmpp:message-retract:0"
+
+    def archive(client):
+        reply = client.run(lambda x: raw_query(x, {"with": "bob@localhost" if client is alice else "alice@localhost"},
+                                               "<max>10</max>"))
+        out = []
+        for message in reply["mam"]["results"]:
+            inner = message.xml.find(f"{{{MAM}}}result/{{{FORWARD}}}forwarded/{{{CLIENT}}}message")
+            retracted = inner.find(f"{{{RETRACT0}}}retracted")
+            if retracted is not None:
+                out.append(("tombstone", retracted.find(f"{{{SID}}}origin-id").get("id"), retracted.get("stamp") is not None))
+            elif inner.find("{urn:xmpp:fasten:0}apply-to") is not None:
+                out.append(("retraction", inner.find("{urn:xmpp:fasten:0}apply-to").get("id")))
+            else:
+                out.append(("message", inner.findtext(f"{{{CLIENT}}}body")))
+        return out
+
+    for enabled in (True, False):
+        instance = start_two_listeners(tmp_path / str(enabled), users=("alice", "bob"),
+                                       extra="[modules.mod_mam]\n" + ("" if enabled else "  message_retraction = false\n"))
+        alice = login(instance.port_a, "alice@localhost/a")
+        bob = login(instance.port_b, "bob@localhost/b")
+        try:
+            for origin, body in (("o1", "oops"), ("o2", "fine")):
+                alice.send_raw(f"<message to='bob@localhost' type='chat'><body>{body}</body>"
+                               f"<origin-id xmlns='{SID}' id='{origin}'/></message>")
+                assert bob.wait_message()["body"] == body
+            # bob cannot retract alice's message; alice retracts her first one.
+            # (Retractions have no body: slixmpp raises no message event for them, so the
+            # archive says when each has arrived.)
+            bob.send_raw("<message to='alice@localhost' type='chat'><apply-to xmlns='urn:xmpp:fasten:0' id='o2'>"
+                         f"<retract xmlns='{RETRACT0}'/></apply-to></message>")
+            wait_for(lambda: len(archive(alice)) == 3, message="bob's retraction archived")
+            alice.send_raw("<message to='bob@localhost' type='chat'><apply-to xmlns='urn:xmpp:fasten:0' id='o1'>"
+                           f"<retract xmlns='{RETRACT0}'/></apply-to></message>")
+            first = ("tombstone", "o1", True) if enabled else ("message", "oops")
+            expected = [first, ("message", "fine"), ("retraction", "o2"), ("retraction", "o1")]
+            wait_for(lambda: archive(alice) == expected, message=f"alice's archive: {archive(alice)}")
+            assert archive(bob) == expected
+        finally:
+            alice.close()
+            bob.close()
+            instance.stop()
+
+
 def test_mam_archive_survives_kill_of_worker(pair):
     alice = login(pair.port_a, "alice@localhost/a")
     bob = login(pair.port_b, "bob@localhost/b")

@@ -256,6 +256,24 @@ def test_room_archive(tmp_path):
         with pytest.raises(slixmpp.exceptions.IqError) as absent:
             alice.run(lambda x: x.plugin["xep_0313"].retrieve(timeout=10))
         assert absent.value.condition == "service-unavailable"
+        # A retraction in the room (XEP-0424): bob's message by its origin-id becomes a
+        # tombstone in the room's archive; the retraction is kept too.
+        bob.send_raw(f"<message to='{room}' type='groupchat'><body>regret</body>"
+                     f"<origin-id xmlns='{SID}' id='r1'/></message>")
+        assert next_matching(alice.messages, lambda m: m["body"] == "regret", timeout=10) is not None
+        bob.send_raw(f"<message to='{room}' type='groupchat'><apply-to xmlns='urn:xmpp:fasten:0' id='r1'>"
+                     f"<retract xmlns='urn:xmpp:message-retract:0'/></apply-to></message>")
+
+        def tail():
+            result = alice.run(lambda x: x.plugin["xep_0313"].retrieve(jid=room, rsm={"max": 50}, timeout=10))
+            return [m.xml.find(f"{{{MAM}}}result/{{urn:xmpp:forward:0}}forwarded/{{jabber:client}}message")
+                    for m in result["mam"]["results"]][-2:]
+        from xmppd_harness import wait_for
+        kept = wait_for(lambda: (lambda t: t if len(t) == 2 and t[1].find("{urn:xmpp:fasten:0}apply-to") is not None
+                                 else None)(tail()), message="the retraction archived")
+        tombstone = kept[0].find("{urn:xmpp:message-retract:0}retracted")
+        assert tombstone is not None and tombstone.find(f"{{{SID}}}origin-id").get("id") == "r1"
+        assert kept[0].find("{jabber:client}body") is None
     finally:
         for client in (alice, bob, carol):
             client.close()

@@ -17,7 +17,8 @@ enum Archivable {
             || message.child("result", namespace: ModMAM.namespace) != nil {
             return false
         }
-        if message.child("body") != nil { return true }
+        // Retractions are archived whatever they carry (MongooseIM's rule).
+        if message.child("body") != nil || Retraction.target(of: message) != nil { return true }
         return archiveChatMarkers && hasChatMarker(message)
     }
 
@@ -25,7 +26,7 @@ enum Archivable {
     /// marker, if configured), unless a hint asks not to store it.
     static func checkRoomMessage(_ message: XMLElement, archiveChatMarkers: Bool) -> Bool {
         guard message[attribute: "type"] == "groupchat", !hintsNoStore(message) else { return false }
-        if message.child("body") != nil { return true }
+        if message.child("body") != nil || Retraction.target(of: message) != nil { return true }
         return archiveChatMarkers && hasChatMarker(message)
     }
 

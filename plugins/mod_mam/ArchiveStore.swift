@@ -65,11 +65,16 @@ final class ArchiveStore: @unchecked Sendable {
                 direction TEXT NOT NULL CHECK (direction IN ('I', 'O')),
                 timestamp INTEGER NOT NULL,
                 message TEXT NOT NULL,
-                search_body TEXT NOT NULL);
+                search_body TEXT NOT NULL,
+                origin_id TEXT NOT NULL DEFAULT '');
             CREATE INDEX IF NOT EXISTS mam_message_owner_time ON mam_message(owner_domain, owner_user, timestamp, id);
             CREATE INDEX IF NOT EXISTS mam_message_owner_remote_time
                 ON mam_message(owner_domain, owner_user, remote_bare_jid, timestamp, id);
             """)
+        // Archives made before message retraction: the column a retraction looks up.
+        if try !database.query("PRAGMA table_info(mam_message)").contains(where: { $0.string(1) == "origin_id" }) {
+            try database.execute("ALTER TABLE mam_message ADD COLUMN origin_id TEXT NOT NULL DEFAULT ''")
+        }
     }
 
     func append(_ entry: ArchiveEntry) {
@@ -103,16 +108,17 @@ final class ArchiveStore: @unchecked Sendable {
             try database.transaction {
                 let insert = try database.prepare("""
                     INSERT INTO mam_message(stanza_id, owner_user, owner_domain, remote_bare_jid, remote_resource,
-                                            direction, timestamp, message, search_body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                            direction, timestamp, message, search_body, origin_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 for entry in batch {
                     let xml = entry.message.serialized(parentNamespace: XMPPNamespace.client)
                     let body = entry.message.child("body")?.text ?? ""
+                    let originID = Retraction.originID(of: entry.message) ?? ""
                     for copy in entry.copies {
                         try insert.bind([copy.stanzaID, copy.owner.local ?? "", copy.owner.domain,
                                          copy.remote.bare.description, copy.remote.resource ?? "",
-                                         copy.outgoing ? "O" : "I", entry.timestamp, xml, body])
+                                         copy.outgoing ? "O" : "I", entry.timestamp, xml, body, originID])
                         _ = try insert.all()
                     }
                 }
@@ -130,6 +136,41 @@ final class ArchiveStore: @unchecked Sendable {
             logger.error("mod_mam: archiving \(batch.count) messages failed (\(error)); retrying")
             lock.withLock { pending.insert(contentsOf: batch, at: 0) }
             queue.asyncAfter(deadline: .now() + .milliseconds(100)) { self.flush() }
+        }
+    }
+
+    /// One archive copy a retraction turns into a tombstone: the most recent message of
+    /// `owner`'s archive with `remote`, in `direction` ("O" sent, "I" received), whose
+    /// origin id is `originID`.
+    struct RetractedCopy: Sendable {
+        var owner: JID
+        var remote: JID
+        var outgoing: Bool
+    }
+
+    /// Replaces the retracted copies with tombstones, on the queue after this worker's
+    /// pending appends (so a message retracted at once is committed first).
+    func retract(originID: String, copies: [RetractedCopy], at micros: Int64) {
+        queue.async {
+            self.flush()
+            do {
+                try self.database.transaction {
+                    for copy in copies {
+                        guard let row = try self.database.query("""
+                            SELECT id, message FROM mam_message
+                            WHERE owner_domain = ? AND owner_user = ? AND remote_bare_jid = ? AND direction = ? AND origin_id = ?
+                            ORDER BY timestamp DESC, id DESC LIMIT 1
+                            """, copy.owner.domain, copy.owner.local ?? "", copy.remote.bare.description,
+                            copy.outgoing ? "O" : "I", originID).first,
+                            let id = row.int64(0), let stored = XMLElement.parseStored(row.string(1) ?? "").first else { continue }
+                        let tombstone = Retraction.tombstone(of: stored, originID: originID, at: micros)
+                        try self.database.run("UPDATE mam_message SET message = ?, search_body = '' WHERE id = ?",
+                                              tombstone.serialized(parentNamespace: XMPPNamespace.client), id)
+                    }
+                }
+            } catch {
+                self.logger.error("mod_mam: retracting \(originID) failed: \(error)")
+            }
         }
     }
 

@@ -17,6 +17,9 @@ struct MAMOptions {
         /// `full_text_search`: queries may filter by words of the body (MongooseIM's
         /// `full-text-search` form field); default true.
         var fullTextSearch: Bool
+        /// `message_retraction`: a XEP-0424 retraction turns the retracted message into
+        /// a tombstone in the archives (the retraction itself is always archived); default true.
+        var messageRetraction: Bool
     }
 
     /// One-to-one archives: on with a `pm` section, and (xmppd's choice, so that a bare
@@ -28,7 +31,7 @@ struct MAMOptions {
     var rooms: (host: String, archive: Archive)?
 
     static let commonKeys = ["backend", "no_stanzaid_element", "is_archivable_message", "archive_chat_markers",
-                             "default_result_limit", "max_result_limit", "full_text_search"]
+                             "default_result_limit", "max_result_limit", "full_text_search", "message_retraction"]
 
     init(_ options: ModuleOptions) throws {
         try options.checkKnownKeys(Self.commonKeys + ["pm", "muc"])
@@ -65,7 +68,8 @@ struct MAMOptions {
             archiveChatMarkers: try options.bool("archive_chat_markers", default: defaults?.archiveChatMarkers ?? false),
             defaultResultLimit: try options.int("default_result_limit", default: defaults?.defaultResultLimit ?? 50, minimum: 1),
             maxResultLimit: try options.int("max_result_limit", default: defaults?.maxResultLimit ?? 50, minimum: 1),
-            fullTextSearch: try options.bool("full_text_search", default: defaults?.fullTextSearch ?? true))
+            fullTextSearch: try options.bool("full_text_search", default: defaults?.fullTextSearch ?? true),
+            messageRetraction: try options.bool("message_retraction", default: defaults?.messageRetraction ?? true))
         if archive.defaultResultLimit > archive.maxResultLimit {
             throw options.error("default_result_limit", "found \(archive.defaultResultLimit), but it must not exceed "
                                 + "max_result_limit (\(archive.maxResultLimit))")

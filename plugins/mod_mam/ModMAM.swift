@@ -77,6 +77,9 @@ public final class ModMAM: ServerModule {
             var kept = Archivable.cleaned(message, parties: [room])
             self.store.append(ArchiveEntry(message: kept, timestamp: now, copies: [
                 .init(stanzaID: id, owner: room.bare, remote: sender, outgoing: false)]))
+            if archive.messageRetraction, let origin = Retraction.target(of: message) {
+                self.store.retract(originID: origin, copies: [.init(owner: room.bare, remote: sender, outgoing: false)], at: now)
+            }
             if !archive.noStanzaIDElement { kept.append(MAMStanzas.stanzaID(id, by: room.bare)) }
             return kept
         }
@@ -101,6 +104,12 @@ public final class ModMAM: ServerModule {
             if !archive.noStanzaIDElement { delivered.append(MAMStanzas.stanzaID(id, by: to.bare)) }
         }
         store.append(entry)
+        if archive.messageRetraction, let origin = Retraction.target(of: stanza) {
+            // The same sender's message to the same recipient, in each party's archive.
+            store.retract(originID: origin, copies: entry.copies.map {
+                .init(owner: $0.owner, remote: $0.remote, outgoing: $0.outgoing)
+            }, at: now)
+        }
         guard delivered != stanza else { return .pass }
         delivered[attribute: "to"] = to.description
         host.route(delivered)
