@@ -404,6 +404,32 @@ def test_mam_message_retraction(tmp_path):
             instance.stop()
 
 
+def test_mam_archive_of_an_older_schema_is_migrated(tmp_path):
+    """An archive written before message retraction has no origin_id column: the
+    workers (two, starting together) add it, and its rows stay readable."""
+    import sqlite3
+    var = tmp_path / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(var / "xmppd.db") as db:
+        db.execute("""CREATE TABLE mam_message (id INTEGER PRIMARY KEY AUTOINCREMENT, stanza_id TEXT NOT NULL UNIQUE,
+            owner_user TEXT NOT NULL, owner_domain TEXT NOT NULL, remote_bare_jid TEXT NOT NULL,
+            remote_resource TEXT NOT NULL, direction TEXT NOT NULL CHECK (direction IN ('I', 'O')),
+            timestamp INTEGER NOT NULL, message TEXT NOT NULL, search_body TEXT NOT NULL)""")
+        db.execute("INSERT INTO mam_message VALUES (1, 'OLD-1', 'alice', 'localhost', 'bob@localhost', '', 'O', "
+                   "1700000000000000, '<message to=''bob@localhost'' type=''chat''><body>from before</body></message>', "
+                   "'from before')")
+    instance = start_two_listeners(tmp_path, extra="[modules.mod_mam]\n", users=("alice",))
+    alice = login(instance.port_a, "alice@localhost/a")
+    try:
+        reply = alice.run(lambda x: raw_query(x, None, "<max>10</max>"))
+        assert [m["body"] for m in results_of(reply)] == ["from before"]
+        with sqlite3.connect(var / "xmppd.db") as db:
+            assert "origin_id" in [row[1] for row in db.execute("PRAGMA table_info(mam_message)")]
+    finally:
+        alice.close()
+        instance.stop()
+
+
 def test_mam_archive_survives_kill_of_worker(pair):
     alice = login(pair.port_a, "alice@localhost/a")
     bob = login(pair.port_b, "bob@localhost/b")

@@ -72,8 +72,13 @@ final class ArchiveStore: @unchecked Sendable {
                 ON mam_message(owner_domain, owner_user, remote_bare_jid, timestamp, id);
             """)
         // Archives made before message retraction: the column a retraction looks up.
-        if try !database.query("PRAGMA table_info(mam_message)").contains(where: { $0.string(1) == "origin_id" }) {
-            try database.execute("ALTER TABLE mam_message ADD COLUMN origin_id TEXT NOT NULL DEFAULT ''")
+        // Workers start together, so another may add it first: that is success too.
+        let database = self.database
+        let hasOriginID = { (try? database.query("PRAGMA table_info(mam_message)"))?.contains { $0.string(1) == "origin_id" } ?? false }
+        if !hasOriginID() {
+            do {
+                try database.execute("ALTER TABLE mam_message ADD COLUMN origin_id TEXT NOT NULL DEFAULT ''")
+            } catch where hasOriginID() {}
         }
     }
 
