@@ -9,7 +9,7 @@ import slixmpp
 
 from mam_results import MAM, SID, fin_of, results_of
 from xmpp_client import Client, next_matching
-from xmppd_harness import Server, start_two_listeners
+from xmppd_harness import Server, free_port, start_two_listeners, wait_for
 
 ML = "urn:xmpp:muclight:0"
 SERVICE = "muclight.localhost"
@@ -152,7 +152,6 @@ def test_generated_room_names_and_the_rooms_per_user_limit(server):
 
 
 def test_bad_options_are_config_errors(tmp_path):
-    from xmppd_harness import Server, free_port
     instance = Server(tmp_path, f"[[listen.c2s]]\n  port = {free_port()}\n",
                       extra="[modules.mod_muc_light]\n  legacy_mode = true\n")
     assert "modules.mod_muc_light.legacy_mode" in instance.start_refused()
@@ -268,7 +267,6 @@ def test_room_archive(tmp_path):
             result = alice.run(lambda x: x.plugin["xep_0313"].retrieve(jid=room, rsm={"max": 50}, timeout=10))
             return [m.xml.find(f"{{{MAM}}}result/{{urn:xmpp:forward:0}}forwarded/{{jabber:client}}message")
                     for m in result["mam"]["results"]][-2:]
-        from xmppd_harness import wait_for
         kept = wait_for(lambda: (lambda t: t if len(t) == 2 and t[1].find("{urn:xmpp:fasten:0}apply-to") is not None
                                  else None)(tail()), message="the retraction archived")
         tombstone = kept[0].find("{urn:xmpp:message-retract:0}retracted")
