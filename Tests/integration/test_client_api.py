@@ -8,6 +8,7 @@ import json
 import queue
 import socket
 import threading
+import time
 
 import sseclient
 from rest_client import basic, request
@@ -293,6 +294,7 @@ def test_rooms(tmp_path):
         assert message_event["event"] == "room.message" and data["type"] == "message"
         assert (data["from"], data["room"], data["body"], data["id"]) == ("alice@localhost", room, "hello room", sent["id"])
         # The room's archive (mod_mam's muc section), oldest first, for any occupant.
+        time.sleep(0.01)   # "before" counts in ms: the two messages a few ms apart
         bob.send_raw(f"<message to='{room}@muclight.localhost' type='groupchat' id='b1'><body>hi alice</body></message>")
         assert bob.wait_message()["body"] == "hi alice"
         status, history = call(server, "GET", f"/api/rooms/{room}/messages", authorization=BOB)

@@ -19,6 +19,11 @@ struct ArchiveEntry: Sendable {
     /// Microseconds since the epoch.
     var timestamp: Int64
     var copies: [Copy]
+    /// The XEP-0424 origin id this message retracts (`Retraction.target`): in each
+    /// copy's archive, the counterpart it names becomes a tombstone in the same
+    /// transaction that archives the retraction, so no reader (on any worker) sees one
+    /// without the other.
+    var retractedOriginID: String? = nil
 }
 
 /// A row read back for a query.
@@ -117,6 +122,9 @@ final class ArchiveStore: @unchecked Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 for entry in batch {
+                    if let retracted = entry.retractedOriginID {
+                        for copy in entry.copies { try tombstone(originID: retracted, in: copy, at: entry.timestamp) }
+                    }
                     let xml = entry.message.serialized(parentNamespace: XMPPNamespace.client)
                     let body = entry.message.child("body")?.text ?? ""
                     let originID = Retraction.originID(of: entry.message) ?? ""
@@ -144,39 +152,20 @@ final class ArchiveStore: @unchecked Sendable {
         }
     }
 
-    /// One archive copy a retraction turns into a tombstone: the most recent message of
-    /// `owner`'s archive with `remote`, in `direction` ("O" sent, "I" received), whose
-    /// origin id is `originID`.
-    struct RetractedCopy: Sendable {
-        var owner: JID
-        var remote: JID
-        var outgoing: Bool
-    }
-
-    /// Replaces the retracted copies with tombstones, on the queue after this worker's
-    /// pending appends (so a message retracted at once is committed first).
-    func retract(originID: String, copies: [RetractedCopy], at micros: Int64) {
-        queue.async {
-            self.flush()
-            do {
-                try self.database.transaction {
-                    for copy in copies {
-                        guard let row = try self.database.query("""
-                            SELECT id, message FROM mam_message
-                            WHERE owner_domain = ? AND owner_user = ? AND remote_bare_jid = ? AND direction = ? AND origin_id = ?
-                            ORDER BY timestamp DESC, id DESC LIMIT 1
-                            """, copy.owner.domain, copy.owner.local ?? "", copy.remote.bare.description,
-                            copy.outgoing ? "O" : "I", originID).first,
-                            let id = row.int64(0), let stored = XMLElement.parseStored(row.string(1) ?? "").first else { continue }
-                        let tombstone = Retraction.tombstone(of: stored, originID: originID, at: micros)
-                        try self.database.run("UPDATE mam_message SET message = ?, search_body = '' WHERE id = ?",
-                                              tombstone.serialized(parentNamespace: XMPPNamespace.client), id)
-                    }
-                }
-            } catch {
-                self.logger.error("mod_mam: retracting \(originID) failed: \(error)")
-            }
-        }
+    /// In a transaction of `flush`: the most recent message of the copy's archive with
+    /// the same party, in the same direction, whose origin id is `originID`, becomes a
+    /// tombstone stamped `micros`.
+    private func tombstone(originID: String, in copy: ArchiveEntry.Copy, at micros: Int64) throws {
+        guard let row = try database.query("""
+            SELECT id, message FROM mam_message
+            WHERE owner_domain = ? AND owner_user = ? AND remote_bare_jid = ? AND direction = ? AND origin_id = ?
+            ORDER BY timestamp DESC, id DESC LIMIT 1
+            """, copy.owner.domain, copy.owner.local ?? "", copy.remote.bare.description,
+            copy.outgoing ? "O" : "I", originID).first,
+            let id = row.int64(0), let stored = XMLElement.parseStored(row.string(1) ?? "").first else { return }
+        let tombstone = Retraction.tombstone(of: stored, originID: originID, at: micros)
+        try database.run("UPDATE mam_message SET message = ?, search_body = '' WHERE id = ?",
+                         tombstone.serialized(parentNamespace: XMPPNamespace.client), id)
     }
 
     /// Runs `query` on the queue (after this worker's pending appends) and hands

@@ -76,10 +76,8 @@ public final class ModMAM: ServerModule {
             let id = StanzaIDs.make(at: now)
             var kept = Archivable.cleaned(message, parties: [room])
             self.store.append(ArchiveEntry(message: kept, timestamp: now, copies: [
-                .init(stanzaID: id, owner: room.bare, remote: sender, outgoing: false)]))
-            if archive.messageRetraction, let origin = Retraction.target(of: message) {
-                self.store.retract(originID: origin, copies: [.init(owner: room.bare, remote: sender, outgoing: false)], at: now)
-            }
+                .init(stanzaID: id, owner: room.bare, remote: sender, outgoing: false)],
+                retractedOriginID: archive.messageRetraction ? Retraction.target(of: message) : nil))
             if !archive.noStanzaIDElement { kept.append(MAMStanzas.stanzaID(id, by: room.bare)) }
             return kept
         }
@@ -95,7 +93,8 @@ public final class ModMAM: ServerModule {
         let now = Timestamps.now()
         let kept = Archivable.cleaned(stanza, parties: [session, to])
         var entry = ArchiveEntry(message: kept, timestamp: now, copies: [
-            .init(stanzaID: StanzaIDs.make(at: now), owner: session.bare, remote: to, outgoing: true)])
+            .init(stanzaID: StanzaIDs.make(at: now), owner: session.bare, remote: to, outgoing: true)],
+            retractedOriginID: archive.messageRetraction ? Retraction.target(of: stanza) : nil)
         var delivered = kept
         delivered.removeChildren("private", namespace: Archivable.carbons)
         if to.local != nil, host.hosts.contains(to.domain), to.bare != session.bare {
@@ -103,13 +102,9 @@ public final class ModMAM: ServerModule {
             entry.copies.append(.init(stanzaID: id, owner: to.bare, remote: session, outgoing: false))
             if !archive.noStanzaIDElement { delivered.append(MAMStanzas.stanzaID(id, by: to.bare)) }
         }
+        // A retraction tombstones the same sender's message to the same recipient in
+        // each party's archive (see ArchiveEntry.retractedOriginID).
         store.append(entry)
-        if archive.messageRetraction, let origin = Retraction.target(of: stanza) {
-            // The same sender's message to the same recipient, in each party's archive.
-            store.retract(originID: origin, copies: entry.copies.map {
-                .init(owner: $0.owner, remote: $0.remote, outgoing: $0.outgoing)
-            }, at: now)
-        }
         guard delivered != stanza else { return .pass }
         delivered[attribute: "to"] = to.description
         host.route(delivered)
