@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from raw_session import RawSession
 from xmpp_client import Client
 from xmppd_harness import two_c2s_listeners, start_two_listeners
 
@@ -54,6 +55,26 @@ def test_presence_reaches_own_resource_on_other_worker(pair):
             raise AssertionError("no unavailable presence from the closed resource")
     finally:
         first.close()
+
+
+def test_a_user_is_reachable_from_the_other_worker_once_presence_is_echoed(pair):
+    """The echo of a client's initial presence waits until every worker has applied
+    it: a message sent from the other listener the moment the client has its echo
+    finds it (here without mod_offline, where a miss would bounce). Raw sockets, so
+    that nothing but the server stands between the echo and the message."""
+    alice = RawSession(pair.port_a)
+    alice.login("alice")
+    try:
+        for round in range(30):
+            bob = RawSession(pair.port_b)
+            bob.login("bob", resource=f"r{round}")   # returns once the echo is in
+            try:
+                alice.send(f"<message to='bob@localhost' type='chat'><body>round {round}</body></message>")
+                assert f"round {round}" in bob.read_until("</message>")
+            finally:
+                bob.close()
+    finally:
+        alice.close()
 
 
 def test_bind_on_another_worker_replaces_session(pair):
@@ -128,32 +149,68 @@ def test_chat_across_workers_through_reloads_and_restart(pair):
         bob.close()
 
 
+def fake_peer(pair, tmp_path, port, bound):
+    """A mesh connection to the worker of `port`, as a worker that does not announce
+    route-bytes='1' or sync='1' (an older build during a rolling upgrade) and holds
+    the session `bound`."""
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    worker = pair.listener(port)["workerPID"]
+    peer.connect(str(tmp_path / "var" / "mesh" / f"{worker}.sock"))
+    peer.settimeout(10)
+    peer.sendall(b"<?xml version='1.0'?><stream:stream xmlns='urn:xmppd:mesh' "
+                 b"xmlns:stream='http://etherx.jabber.org/streams' pid='999999' version='1.0'>"
+                 + f"<bound jid='{bound}' available='1' priority='0' at='1'/>".encode())
+    return peer
+
+
+def read_until(peer, marker):
+    received = b""
+    while marker not in received:
+        chunk = peer.recv(65536)
+        assert chunk, f"mesh connection closed; got {received!r}"
+        received += chunk
+    return received
+
+
 def test_worker_without_route_bytes_gets_and_sends_xml_routes(pair, tmp_path):
     """A peer that does not announce route-bytes='1' in its mesh header (an older
     build during a rolling upgrade) is sent XML <route> frames, never binary ones,
     and the XML routes it sends are delivered."""
     bob = login(pair.port_b, "bob@localhost/b")
-    peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    peer = fake_peer(pair, tmp_path, pair.port_b, "old@localhost/r")
     try:
-        worker = pair.listener(pair.port_b)["workerPID"]
-        peer.connect(str(tmp_path / "var" / "mesh" / f"{worker}.sock"))
-        peer.settimeout(10)
-        peer.sendall(b"<?xml version='1.0'?><stream:stream xmlns='urn:xmppd:mesh' "
-                     b"xmlns:stream='http://etherx.jabber.org/streams' pid='999999' version='1.0'>"
-                     b"<bound jid='old@localhost/r' available='1' priority='0' at='1'/>")
-        time.sleep(1)   # the worker registers the peer and its session
-        bob.send_message("old@localhost/r", "to the old worker")
-        received = b""
-        while b"to the old worker</body></message></route>" not in received:
-            chunk = peer.recv(65536)
-            assert chunk, f"mesh connection closed; got {received!r}"
-            received += chunk
-        assert b"<route to='old@localhost/r'>" in received
-        assert b"\x01" not in received
+        # The worker handles a connection's frames in order: once bob has this, it
+        # knows the peer's session too.
         peer.sendall(b"<route to='bob@localhost/b'><message xmlns='jabber:client' from='old@localhost/r' "
                      b"to='bob@localhost/b' type='chat'><body>from the old worker</body></message></route>")
         message = bob.wait_message()
         assert message["body"] == "from the old worker" and str(message["from"]) == "old@localhost/r"
+        bob.send_message("old@localhost/r", "to the old worker")
+        received = read_until(peer, b"to the old worker</body></message></route>")
+        assert b"<route to='old@localhost/r'>" in received
+        assert b"\x01" not in received
+    finally:
+        peer.close()
+        bob.close()
+
+
+def test_route_to_a_session_that_has_just_ended_is_not_lost(pair, tmp_path):
+    """A peer routes to a full JID whose session ended before the peer heard: the
+    worker routes the stanza again as to a resource that is not connected (RFC 6121
+    §8.5.3.2). A message goes to the user's other resource; an iq is answered
+    service-unavailable, back through the mesh to its sender."""
+    bob = login(pair.port_b, "bob@localhost/b")
+    peer = fake_peer(pair, tmp_path, pair.port_b, "old@localhost/r")
+    try:
+        peer.sendall(b"<route to='bob@localhost/gone'><message xmlns='jabber:client' from='old@localhost/r' "
+                     b"to='bob@localhost/gone' type='chat'><body>after the session ended</body></message></route>")
+        message = bob.wait_message()
+        assert message["body"] == "after the session ended" and str(message["from"]) == "old@localhost/r"
+        peer.sendall(b"<route to='bob@localhost/gone'><iq xmlns='jabber:client' type='get' id='q1' "
+                     b"from='old@localhost/r' to='bob@localhost/gone'><ping xmlns='urn:xmpp:ping'/></iq></route>")
+        received = read_until(peer, b"</route>")
+        assert b"<route to='old@localhost/r'>" in received and b"type='error'" in received, received
+        assert b"<service-unavailable" in received, received
     finally:
         peer.close()
         bob.close()

@@ -104,19 +104,24 @@ extension C2SConnection {
                                                         stanza: type == nil ? presence : nil))
         // RFC 6121 §4.2.2: available presence goes to every available resource of
         // the user, the sender included (clients take the echo as confirmation).
-        var targets = env.registry.availableSessions(of: session.jid.bare)
-        if type != nil { targets.removeAll { $0 === session } }
-        for target in targets {
+        for target in env.registry.availableSessions(of: session.jid.bare) where target !== session {
             var copy = presence
             copy[attribute: "to"] = target.jid.description
             target.deliver(copy)
         }
-        guard type == nil && !wasAvailable else { return }
-        // Modules read what waits for the user (stored subscription requests, offline
-        // messages) once every worker knows the user is available: one that had not
-        // heard yet may have stored something for it a moment after a read made now.
-        let hooks = env.hooks, jid = session.jid
-        env.registry.afterPeersApplied { hooks.runUserAvailable(jid) }
+        guard type == nil else { return }
+        // The sender's own copy waits until every worker has applied the presence:
+        // a client holding its echo can be reached from every listener at once. And
+        // modules read what waits for a user coming online (stored subscription
+        // requests, offline messages) only then: a worker that had not heard yet may
+        // have stored something for it a moment after a read made now.
+        var echo = presence
+        echo[attribute: "to"] = session.jid.description
+        let hooks = env.hooks, jid = session.jid, cameOnline = !wasAvailable
+        env.registry.afterPeersApplied { [echo] in
+            session.deliver(echo)
+            if cameOnline { hooks.runUserAvailable(jid) }
+        }
     }
 
     func broadcastUnavailable(of session: SessionHandle) {

@@ -185,7 +185,12 @@ final class ComponentConnection: ChannelInboundHandler, TrackedConnection, @unch
             handshakeTimer?.cancel()
             handshakeTimer = nil
             logger.info("component connected for \(domains.joined(separator: ", "))")
-            send("<handshake/>")
+            // Answered once every worker knows the component: one that holds its
+            // handshake is reachable from every listener at once.
+            let connection = NIOLoopBound(self, eventLoop: context.eventLoop)
+            env.registry.afterPeersApplied {
+                connection.eventLoop.execute { connection.value.send("<handshake/>") }
+            }
         case .conflict(let domain):
             // Right secret, so not an authentication failure.
             logger.info("component refused: \(domain) is already registered")

@@ -142,6 +142,13 @@ public final class ComponentRegistry: @unchecked Sendable {
 
     // MARK: mesh
 
+    /// Calls `body` once every worker has applied the registrations made so far (at
+    /// once without a mesh).
+    func afterPeersApplied(_ body: @escaping @Sendable () -> Void) {
+        guard let mesh = lock.withLock({ mesh }) else { return body() }
+        mesh.afterPeersApplied(body)
+    }
+
     /// Joins the mesh: must run before `mesh.start()`, so peers' snapshots find
     /// their frame handlers.
     func attach(to mesh: Mesh) {
@@ -158,11 +165,16 @@ public final class ComponentRegistry: @unchecked Sendable {
             guard let domain = frame[attribute: "domain"] else { return }
             self?.remoteUnbound(domain, peer: peer)
         }
-        mesh.addFrameHandler(ComponentFrames.routeName) { [weak self] frame, _, _ in
+        mesh.addFrameHandler(ComponentFrames.routeName) { [weak self, weak mesh] frame, _, _ in
             guard let self, let domain = frame[attribute: "domain"], let stanza = frame.elements.first else { return }
             // Only into a component of this worker: a stale entry must never bounce
-            // a stanza around the mesh.
-            if let handle = self.component(for: domain), handle.peer == nil { handle.deliver(stanza) }
+            // a stanza around the mesh. A component gone everywhere is routed to as
+            // to any unserved domain.
+            guard let handle = self.component(for: domain) else {
+                if let to = stanza[attribute: "to"].flatMap(JID.init) { mesh?.recipientGone?(stanza, to) }
+                return
+            }
+            if handle.peer == nil { handle.deliver(stanza) }
         }
         mesh.addSnapshotProvider { [weak self] send in
             guard let self else { return }
@@ -179,7 +191,8 @@ public final class ComponentRegistry: @unchecked Sendable {
         // Deferred: a mesh connection may close inside a write made by `broadcast`,
         // i.e. under this registry's lock, which removeAll takes.
         mesh.addPeerGoneHandler { [weak self] peer in
-            DispatchQueue.global().async { self?.removeAll(of: peer) }
+            guard let self else { return }
+            DispatchQueue.global().async { self.removeAll(of: peer) }
         }
     }
 

@@ -27,6 +27,12 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     /// `announce` is true on one surviving worker only (the lowest pid this worker
     /// knows of): that one tells the users' contacts, so they hear it once.
     var peerGone: ((_ sessions: [JID], _ announce: Bool) -> Void)?
+    /// A stanza a peer routed to a session or component of this worker that has
+    /// ended meanwhile (the peer had not heard yet): routed again here, as to a
+    /// resource that is not connected (RFC 6121 §8.5.3.2) or a domain nobody serves,
+    /// so it reaches another resource, offline storage or an error back to its
+    /// sender instead of vanishing.
+    var recipientGone: ((_ stanza: XMLElement, _ to: JID) -> Void)?
     /// Other replicated tables (components, later s2s routes) extend the mesh
     /// with frames of their own instead of editing it.
     private var frameHandlers: [String: (XMLElement, Int32, EventLoop) -> Void] = [:]

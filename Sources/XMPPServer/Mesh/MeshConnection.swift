@@ -145,7 +145,11 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
     private func handleBinaryFrame(_ body: ByteBuffer) throws {
         guard let peer else { return }
         guard let route = MeshRouteFrame.decode(body) else { throw FrameError.badBinaryFrame }
-        guard let to = JID(route.to), let session = mesh.registry.session(for: to) else { return }
+        guard let to = JID(route.to) else { return }
+        guard let session = mesh.registry.session(for: to) else {
+            if let stanza = route.stanza.element() { mesh.recipientGone?(stanza, to) }
+            return
+        }
         if session.peer == nil {
             session.deliver(route.stanza)
         } else if !route.hop, let holder = session.peer, holder != peer {
@@ -159,7 +163,10 @@ final class MeshConnection: ChannelInboundHandler, @unchecked Sendable {
         switch frame.name {
         case "route":
             guard let to = frame[attribute: "to"].flatMap(JID.init), let stanza = frame.elements.first else { return }
-            guard let session = registry.session(for: to) else { return }
+            guard let session = registry.session(for: to) else {
+                mesh.recipientGone?(stanza, to)
+                return
+            }
             if session.peer == nil {
                 session.deliver(stanza)
             } else if frame[attribute: "hop"] == nil, let holder = session.peer, holder != peer {

@@ -107,6 +107,14 @@ public final class StanzaRouter: @unchecked Sendable {
         }
     }
 
+    /// Routes a stanza no session of this worker sent (one from another worker, or a
+    /// module's): an error it earns goes back to its `from`.
+    public func routeReturningErrors(_ stanza: XMLElement, to recipient: JID) {
+        if case .bounce(let error) = route(stanza, to: recipient), let sender = error[attribute: "to"].flatMap(JID.init) {
+            _ = route(error, to: sender)
+        }
+    }
+
     public func bounce(_ stanza: XMLElement, _ condition: String) -> Outcome {
         StanzaErrors.reply(to: stanza, condition: condition).map { .bounce($0) } ?? .dropped
     }

@@ -223,6 +223,7 @@ public final class ListenerWorker: @unchecked Sendable {
         let mesh = Mesh(directory: setup.config.stateDirectory + "/mesh", registry: registry, group: group,
                         mailboxes: mailboxes, logger: logger)
         mesh.peerGone = { gone, announce in router.announceUnavailable(gone, toContacts: announce) }
+        mesh.recipientGone = { stanza, to in router.routeReturningErrors(stanza, to: to) }
         components.attach(to: mesh) // before start: peers' snapshots need its frame handlers
         resumption.attach(to: mesh, hooks: hooks)
         BOSHRelay.answerUnknownSessions(on: mesh)
