@@ -517,7 +517,8 @@ def test_mam_limits_and_bad_queries(tmp_path):
             alice.send_message("bob@localhost", f"n{i}")
             message = bob.wait_message()
             assert message["body"] == f"n{i}" and message.xml.find(f"{{{SID}}}stanza-id") is None
-        time.sleep(0.2)
+        # alice's worker archives them a moment after routing.
+        wait_for(lambda: retrieve(bob, rsm={"max": 0})[1]["count"] == 5, message="5 messages archived")
         results, fin = retrieve(bob)  # no <max/>: default_result_limit
         assert [m["body"] for m in results] == ["n0", "n1"] and not fin["complete"] and fin["count"] == 5
         results, fin = retrieve(bob, rsm={"max": 100})  # capped at max_result_limit

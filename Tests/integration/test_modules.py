@@ -125,7 +125,7 @@ def test_server_pings_close_dead_sessions(tmp_path):
 [modules.mod_ping]
   send_pings = true
   ping_interval = 1
-  ping_req_timeout = 1
+  ping_req_timeout = 3
   timeout_action = "kill"
 """)
     instance.start()
@@ -145,7 +145,7 @@ def test_server_pings_close_dead_sessions(tmp_path):
         raw.open()
         raw.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
         raw.read_until(b"</iq>")
-        assert raw.stream_error(timeout=10) == "connection-timeout"
+        assert raw.stream_error(timeout=15) == "connection-timeout"
         assert not alive.disconnected.is_set()
         alive.close()
     finally:

@@ -228,6 +228,8 @@ def test_room_archive(tmp_path):
         # Chat states without a body are not history.
         alice.send_raw(f"<message to='{room}' type='groupchat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>")
 
+        # bob's messages are archived by his worker, a moment after they are routed.
+        wait_for(lambda: retrieve_room(alice, room, rsm={"max": 0})[1]["count"] == 5, message="the room's 5 messages archived")
         page, fin = retrieve_room(alice, room, rsm={"max": 2})
         assert [(r["body"], r["from"], r["id"]) for r in page] == [
             ("m0", f"{room}/bob@localhost", ids[0]), ("m1", f"{room}/alice@localhost", ids[1])]

@@ -218,7 +218,9 @@ def test_resume_timeout_ends_the_session_and_unacked_messages_go_offline(tmp_pat
         send_messages(bob, "alice@localhost/sm", ["lost-1", "lost-2"])
         assert read_messages(alice, 2) == ["lost-1", "lost-2"]
         alice.sock.close()
-        time.sleep(3.5)
+        time.sleep(2)   # the resume timeout; then the detached session ends
+        wait_for(lambda: "alice@localhost/sm" not in server.ctl("sessions").stdout, timeout=15,
+                 message="the detached session ended")
         late = authenticate(server.port_b, "alice")
         late.send(f"<resume xmlns='{SM}' h='0' previd='{alice.sm_id}'/>")
         failed = late.read_until("</failed>")

@@ -43,10 +43,20 @@ def start_two_listeners(tmp_path, extra="", users=("alice", "bob", "carol"), **s
     return instance
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on, and one this test run has not handed out
+    before: the kernel may give the same free port to two calls in a row, and a
+    test that asks for two listeners' ports would then configure one port twice."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class Server:
