@@ -199,7 +199,7 @@ def test_unreachable_and_denied_domains_bounce(tmp_path):
         started = time.time()
         alice.send_message("someone@down.test", "again")
         assert alice.wait_message()["error"]["condition"] == "remote-server-not-found"
-        assert time.time() - started < 1
+        assert time.time() - started < 3
         streams = json.loads(a.ctl("s2s", "--json").stdout)
         assert [(s["remoteDomain"], s["state"]) for s in streams] == [("down.test", "failed")]
     finally:

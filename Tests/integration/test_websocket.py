@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 
 from ws_client import CLIENT, FRAMING, WSClient
 from xmpp_client import Client
-from xmppd_harness import Server, free_port
+from xmppd_harness import Server, free_port, wait_for
 
 
 def http_listener(port, handler_options="", listener_options=""):
@@ -103,8 +103,8 @@ def test_idle_timeout_closes_and_server_pings_keep_a_responsive_client(tmp_path)
     server = start(tmp_path, http_listener(idle_port, "    timeout = 600")
                    + http_listener(pinged_port, "    timeout = 600\n    ping_rate = 150"))
     try:
+        started = time.time()   # before the handshake: `timeout` runs from the connect
         idle = WSClient(f"ws://127.0.0.1:{idle_port}/ws-xmpp")
-        started = time.time()
         with pytest.raises(ConnectionClosed):
             idle.recv(timeout=10)
         assert 0.5 < time.time() - started < 5
@@ -129,10 +129,16 @@ def test_max_connections_closes_connections_over_the_limit(tmp_path):
         with pytest.raises((InvalidMessage, ConnectionClosed)):   # closed before any HTTP answer
             WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
         second.close()
-        time.sleep(0.3)   # the server sees the close
-        third = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
-        third.open()
-        third.close()
+
+        def third_admitted():   # once the server has seen the close
+            try:
+                third = WSClient(f"ws://127.0.0.1:{port}/ws-xmpp")
+            except (InvalidMessage, ConnectionClosed):
+                return False
+            third.open()
+            third.close()
+            return True
+        wait_for(third_admitted, message="a connection admitted after one closed")
         first.close()
     finally:
         server.stop()
