@@ -2,16 +2,15 @@
 two workers: rooms created, configured, joined, left and destroyed, with every change
 announced to the occupants, and groupchat messages to all of them."""
 import queue
-import xml.etree.ElementTree as ET
 
 import pytest
 import slixmpp
 
 from mam_results import MAM, SID, fin_of, results_of
+from muc_light_client import ML, announcement, iq
 from xmpp_client import Client, next_matching
 from xmppd_harness import Server, free_port, start_two_listeners, wait_for
 
-ML = "urn:xmpp:muclight:0"
 SERVICE = "muclight.localhost"
 
 
@@ -21,28 +20,6 @@ def server(tmp_path):
                                    users=("alice", "bob", "carol"))
     yield instance
     instance.stop()
-
-
-def iq(client, itype, to, payload):
-    """Sends an iq with `payload` (XML text); returns the result's payload as an
-    Element (None when empty), or the error condition as a string."""
-    async def send(xmpp):
-        request = xmpp.make_iq(ito=to, itype=itype)
-        request.xml.append(ET.fromstring(payload))
-        try:
-            result = await request.send(timeout=10)
-        except slixmpp.exceptions.IqError as error:
-            return error.iq["error"]["condition"]
-        children = list(result.xml)
-        return children[0] if children else None
-    return client.run(send)
-
-
-def announcement(client, namespace):
-    """The next groupchat message from a room carrying <x xmlns=namespace>."""
-    found = next_matching(client.messages, lambda m: m.xml.find(f"{{{namespace}}}x") is not None, timeout=10)
-    assert found is not None, f"{client.jid}: no {namespace} announcement"
-    return found, found.xml.find(f"{{{namespace}}}x")
 
 
 def users(x, namespace):

@@ -13,11 +13,13 @@ import time
 import pytest
 import slixmpp
 
+from component_client import SECRET, Component
 from ejabberd_peer import EJABBERDCTL, EjabberdPeer
+from muc_light_client import ML, announcement, iq
 from prosody_peer import PROSODY, ProsodyPeer, start_dns
 from raw_session import RawSession, flood
 from raw_stream import RawStream
-from xmpp_client import Client
+from xmpp_client import Client, next_matching
 from xmppd_harness import Server, free_port, wait_for
 
 S2S_HEADER = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
@@ -545,6 +547,77 @@ def test_federation_through_reloads_and_a_restart(tmp_path):
     finally:
         alice.close()
         bob.close()
+        a.stop()
+        b.stop()
+
+
+def test_muc_light_room_with_an_occupant_on_another_server(tmp_path):
+    """The MUC Light service of a.test speaks s2s like a served host: bob of b.test is
+    made a member, hears the room over a stream from muclight.a.test, and writes to
+    it over a stream of his own to it (dialback for both). Creating rooms there is for
+    a.test's users only."""
+    a_s2s, b_s2s = free_port(), free_port()
+    a = federated_server(tmp_path, "a.test", a_s2s, {"b.test": b_s2s}, extra_s2s="[modules.mod_muc_light]\n")
+    # b.test finds the room service's server as it would by DNS.
+    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s, "muclight.a.test": a_s2s})
+    a.start()
+    b.start()
+    a.register("alice", "secret", "a.test")
+    b.register("bob", "secret", "b.test")
+    alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
+    bob = Client("bob@b.test/r", "secret", b.c2s_port).wait_session()
+    room = "coven@muclight.a.test"
+    try:
+        assert iq(alice, "set", room, f"<query xmlns='{ML}#create'><occupants>"
+                                      f"<user affiliation='member'>bob@b.test</user></occupants></query>") is None
+        _, x = announcement(bob, f"{ML}#affiliations")
+        assert [(u.text, u.get("affiliation")) for u in x.findall(f"{{{ML}#affiliations}}user")] == [("bob@b.test", "member")]
+        alice.send_raw(f"<message to='{room}' type='groupchat' id='a1'><body>welcome</body></message>")
+        message = bob.wait_message(timeout=15)
+        assert message["body"] == "welcome" and str(message["from"]) == f"{room}/alice@a.test"
+        bob.send_raw(f"<message to='{room}' type='groupchat' id='b1'><body>glad to be here</body></message>")
+        for client in (alice, bob):
+            got = next_matching(client.messages, lambda m: m["body"] == "glad to be here", timeout=15)
+            assert got is not None and str(got["from"]) == f"{room}/bob@b.test", client.jid
+        # bob reads the room's configuration across federation; he makes no rooms here.
+        info = iq(bob, "get", room, f"<query xmlns='{ML}#info'/>")
+        assert info is not None and info.find(f"{{{ML}#info}}occupants") is not None
+        assert iq(bob, "set", "muclight.a.test", f"<query xmlns='{ML}#create'/>") == "not-allowed"
+        streams = {(s["localDomain"], s["remoteDomain"]) for s in json.loads(a.ctl("s2s", "--json").stdout)}
+        assert ("muclight.a.test", "b.test") in streams, streams
+    finally:
+        alice.close()
+        bob.close()
+        a.stop()
+        b.stop()
+
+
+def test_component_reached_from_another_server(tmp_path):
+    """A component connected to a.test is reachable from b.test: its domain federates
+    like a served host (a stream to echo.a.test for bob's message, one from it for
+    the echo)."""
+    a_s2s, b_s2s, service_port = free_port(), free_port(), free_port()
+    a = federated_server(tmp_path, "a.test", a_s2s, {"b.test": b_s2s}, listener_options=f"""
+[[listen.service]]
+  port = {service_port}
+  ip_address = "127.0.0.1"
+  password = "{SECRET}"
+""")
+    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s, "echo.a.test": a_s2s})
+    a.start()
+    b.start()
+    b.register("bob", "secret", "b.test")
+    component = Component("echo.a.test", service_port).wait_connected()
+    bob = Client("bob@b.test/r", "secret", b.c2s_port).wait_session()
+    try:
+        bob.send_message("echo.a.test", "anyone home?")
+        reply = bob.wait_message(timeout=15)
+        assert reply["type"] != "error", reply
+        assert reply["body"] == "echo: anyone home?" and str(reply["from"]) == "echo.a.test"
+        assert str(component.wait_message()["from"]) == "bob@b.test/r"
+    finally:
+        bob.close()
+        component.close()
         a.stop()
         b.stop()
 

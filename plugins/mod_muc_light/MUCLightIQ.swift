@@ -24,7 +24,11 @@ extension ModMUCLight {
         switch (type, query.namespace ?? "") {
         case ("get", Self.discoInfo): discoInfo(iq, room: room, from: from)
         case ("get", Self.discoItems) where room.local == nil: roomList(iq, of: from.bare)
-        case ("set", MUCLightNamespace.create): create(iq, query, room: room, creator: from.bare)
+        case ("set", MUCLightNamespace.create):
+            // xmppd's choice (Prosody's restrict_room_creation = "local"): another
+            // server's users take part in rooms, but do not make them here.
+            guard host.hosts.contains(from.domain) else { return answer(iq, error: "not-allowed", type: "cancel") }
+            create(iq, query, room: room, creator: from.bare)
         case (_, MUCLightNamespace.blocking) where room.local == nil: blocking(iq, query, of: from.bare)
         case (_, MUCLightNamespace.configuration),
              (_, MUCLightNamespace.affiliations),

@@ -42,8 +42,8 @@ public final class ModMUCLight: ServerModule, @unchecked Sendable {
     private func received(_ stanza: XMLElement) {
         guard let from = stanza[attribute: "from"].flatMap(JID.init),
               let to = stanza[attribute: "to"].flatMap(JID.init) else { return }
-        // Rooms are for this server's users (no federated occupants).
-        guard host.hosts.contains(from.domain) else { return answer(stanza, error: "not-allowed", type: "cancel") }
+        // Users of other servers (over s2s) may be occupants like local ones; only
+        // creating a room is for this server's users (see `iq`).
         switch stanza.name {
         case "iq": iq(stanza, from: from, to: to)
         case "message": message(stanza, from: from, room: to.bare)

@@ -15,6 +15,8 @@ final class ComponentRoute: DomainRoute {
         component.deliver(stanza)
         return .delivered
     }
+
+    func serves(_ domain: String) -> Bool { registry.component(for: domain) != nil }
 }
 
 /// `jabber:component:accept`, the stream namespace of XEP-0114.

@@ -177,6 +177,8 @@ extension ModuleRuntime: DomainRoute {
         return .delivered
     }
 
+    public func serves(_ domain: String) -> Bool { lock.withLock { services[domain] != nil } }
+
     /// The sender of an iq get / set to a room whose namespace another module handles
     /// for rooms (`IQTarget.room`); nil for everything the service keeps.
     private func roomIQSender(_ stanza: XMLElement, to recipient: JID) -> JID? {

@@ -22,6 +22,13 @@ public final class StanzaRouter: @unchecked Sendable {
     /// Called while the worker is set up, before any stanza flows.
     public func addDomainRoute(_ route: DomainRoute) { domainRoutes.append(route) }
 
+    /// Whether `domain` is this server's: a served host, or a domain of its own that
+    /// a route serves (a module's service such as MUC Light's, a connected
+    /// component). Federation (s2s) sends and accepts stanzas for these.
+    public func isServed(_ domain: String) -> Bool {
+        hosts.contains(domain) || domainRoutes.contains { $0.serves(domain) }
+    }
+
     public enum Outcome {
         case delivered
         /// Nothing to do (e.g. presence to nobody, a bounced error).
@@ -124,4 +131,11 @@ public final class StanzaRouter: @unchecked Sendable {
 /// components (XEP-0114), and later s2s. Returns nil for a domain it does not serve.
 public protocol DomainRoute: AnyObject {
     func route(_ stanza: XMLElement, to recipient: JID) -> StanzaRouter.Outcome?
+    /// Whether `domain` is one this route owns (false for s2s, which only passes
+    /// stanzas on to other servers).
+    func serves(_ domain: String) -> Bool
+}
+
+extension DomainRoute {
+    public func serves(_ domain: String) -> Bool { false }
 }

@@ -7,7 +7,6 @@ import XMPPSASL
 
 /// What inbound server-to-server streams need from their worker.
 struct S2SInboundEnvironment: Sendable {
-    var hosts: Set<String>
     var router: StanzaRouter
     var modules: ModuleRuntime
     /// Opens the dialback verification connections to authoritative servers; its
@@ -21,6 +20,10 @@ struct S2SInboundEnvironment: Sendable {
     /// other listeners, but at least s2s.outgoing.connection_timeout.
     var negotiationTimeout: TimeAmount
     var logger: Logger
+
+    /// One of this server's domains (StanzaRouter.isServed): streams and stanzas may
+    /// be addressed to it, and a peer may never claim it.
+    func serves(_ domain: String) -> Bool { router.isServed(domain) }
 }
 
 /// One inbound server-to-server stream (`[[listen.s2s]]`): RFC 6120's jabber:server
@@ -59,12 +62,12 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         env.outgoing.directory.forget(self)
     }
 
-    /// RFC 6120 §4.7: `to` must be a served domain; the answer carries our stream id,
+    /// RFC 6120 §4.7: `to` must be one of our domains; the answer carries our stream id,
     /// and features only to a peer that speaks XMPP 1.0.
     override func streamOpened(_ header: XMLStreamHeader) {
         guard !headerSent else { return failStream("policy-violation", text: "the stream was already opened") }
         let to = header.attributes["to"]?.lowercased()
-        if let to, !env.hosts.contains(to) {
+        if let to, !env.serves(to) {
             return failStream("host-unknown")
         }
         headerSent = true
@@ -92,7 +95,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
     /// XEP-0178: over TLS, a peer whose certificate verified and names the domain it
     /// claims (not one of ours, and one the s2s policy allows) needs no dialback.
     private func mayAuthenticateByCertificate(_ pair: DomainPair) -> Bool {
-        tlsActive && env.hosts.contains(pair.local) && !env.hosts.contains(pair.remote)
+        tlsActive && env.serves(pair.local) && !env.serves(pair.remote)
             && env.outgoing.config.allows(pair.remote) && peerCertificateNames(pair.remote)
     }
 
@@ -174,10 +177,10 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
             return failStream("improper-addressing")
         }
         let pair = DomainPair(local: to.domain, remote: from.domain)
-        guard env.hosts.contains(pair.local) else {
+        guard env.serves(pair.local) else {
             return dialbackError(pair, "item-not-found", type: "cancel")
         }
-        guard !env.hosts.contains(pair.remote) else {
+        guard !env.serves(pair.remote) else {
             // Our own domain, from outside: never valid.
             return dialbackError(pair, "forbidden", type: "auth")
         }
@@ -222,7 +225,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
               let id = request[attribute: "id"] else {
             return failStream("improper-addressing")
         }
-        let valid = env.hosts.contains(to.domain)
+        let valid = env.serves(to.domain)
             && env.outgoing.keys.verify(request.text, receiving: from.domain, originating: to.domain, streamID: id)
         sendDialback("verify", from: to.domain, to: from.domain, id: id, type: valid ? "valid" : "invalid")
     }
@@ -236,7 +239,7 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
               let to = incoming[attribute: "to"].flatMap(JID.init) else {
             return failStream("improper-addressing")
         }
-        guard env.hosts.contains(to.domain) else { return failStream("host-unknown") }
+        guard env.serves(to.domain) else { return failStream("host-unknown") }
         guard verified.contains(DomainPair(local: to.domain, remote: from.domain)) else {
             return failStream("invalid-from")
         }
@@ -244,7 +247,9 @@ final class S2SInboundConnection: S2SStream, TrackedConnection, @unchecked Senda
         let stanza = incoming.movingNamespace(XMPPNamespace.server, to: XMPPNamespace.client)
         let router = env.router
         if router.hooks?.runS2SReceivePacket(from, stanza) == .handled { return }
-        if stanza.name == "iq", to.local == nil, to.resource == nil {
+        // An iq to a served host itself is the server's; one to a service's domain
+        // (MUC Light's, a component's) is routed to the service.
+        if stanza.name == "iq", to.local == nil, to.resource == nil, router.hosts.contains(to.domain) {
             let type = stanza[attribute: "type"]
             guard type == "get" || type == "set" else { return env.modules.handleIQResponse(stanza) }
             return env.modules.dispatchIQ(stanza, from: from, to: to, target: .server) { response in

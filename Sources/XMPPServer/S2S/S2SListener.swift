@@ -29,7 +29,6 @@ extension ListenerWorker {
         var logger = self.logger
         logger[metadataKey: "listener"] = "\(setup.listener.keyPath)"
         return S2SInboundEnvironment(
-            hosts: Set(config.hosts),
             router: router,
             modules: modules,
             outgoing: outgoing,

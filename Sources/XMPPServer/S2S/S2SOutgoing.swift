@@ -18,7 +18,6 @@ struct S2SConnectError: Error, CustomStringConvertible {
 /// that verify a dialback key with its authoritative server for inbound streams.
 final class S2SOutgoing: DomainRoute, @unchecked Sendable {
     let config: S2SConfig
-    let hosts: Set<String>
     let keys: DialbackKey
     let tls: S2STLS
     let logger: Logger
@@ -43,7 +42,6 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
         self.nameservers = SRVLookup.nameservers(configured: config.xmppd.dnsServers)
         self.maxQueuedStanzas = config.general.maxFSMQueue
         self.tls = tls
-        self.hosts = Set(config.hosts)
         self.keys = keys
         self.group = group
         self.logger = logger
@@ -51,10 +49,11 @@ final class S2SOutgoing: DomainRoute, @unchecked Sendable {
 
     // MARK: DomainRoute
 
-    /// Stanzas from a served domain to a domain the s2s policy allows; any other is
-    /// left to the router, which answers remote-server-not-found.
+    /// Stanzas from one of this server's domains (a served host, a module's service,
+    /// a component) to a domain the s2s policy allows; any other is left to the
+    /// router, which answers remote-server-not-found.
     func route(_ stanza: XMLElement, to recipient: JID) -> StanzaRouter.Outcome? {
-        guard let from = stanza[attribute: "from"].flatMap(JID.init), hosts.contains(from.domain),
+        guard let from = stanza[attribute: "from"].flatMap(JID.init), router?.isServed(from.domain) == true,
               config.allows(recipient.domain) else { return nil }
         let pair = DomainPair(local: from.domain, remote: recipient.domain)
         let link = lock.withLock { () -> S2SLink in
