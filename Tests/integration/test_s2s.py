@@ -434,6 +434,46 @@ def test_federation_with_prosody(tmp_path, security):
         prosody.stop()
 
 
+@pytest.mark.skipif(not PROSODY, reason="prosody is installed by scripts/install-deps --for-tests")
+def test_muc_light_room_with_a_prosody_occupant(tmp_path):
+    """A user of Prosody in a MUC Light room of ours: Prosody finds the room service
+    by DNS like any server and authenticates our muclight domain by dialback both
+    ways; its user writes to the room and the room's occupants hear him. (What the
+    room sends him, Prosody refuses: MUC Light addresses groupchat messages to bare
+    JIDs, which RFC 6121 §8.5.2.1.1 has a server answer with an error.)"""
+    ours_s2s = free_port()
+    prosody = ProsodyPeer(tmp_path / "prosody", "prosody.example",
+                          {"xmppd.example": ours_s2s, "muclight.xmppd.example": ours_s2s},
+                          s2s_options="s2s_require_encryption = false")
+    server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"prosody.example": prosody.s2s_port},
+                              extra_s2s="[modules.mod_muc_light]\n")
+    room = "lair@muclight.xmppd.example"
+    try:
+        server.start()
+        server.register("alice", "secret", "xmppd.example")
+        prosody.register("romeo", "secret")
+        alice = Client("alice@xmppd.example/r", "secret", server.c2s_port).wait_session()
+        romeo = Client("romeo@prosody.example/r", "secret", prosody.c2s_port).wait_session()
+        try:
+            assert iq(alice, "set", room, f"<query xmlns='{ML}#create'><occupants><user affiliation='member'>"
+                                          f"romeo@prosody.example</user></occupants></query>") is None
+            romeo.send_raw(f"<message to='{room}' type='groupchat'><body>wherefore</body></message>")
+            got = next_matching(alice.messages, lambda m: m["body"] == "wherefore", timeout=20)
+            assert got is not None and str(got["from"]) == f"{room}/romeo@prosody.example"
+            wait_for(lambda: "Incoming s2s connection muclight.xmppd.example->prosody.example complete"
+                     in prosody.log_text(), message="Prosody authenticating the room service's stream")
+        finally:
+            alice.close()
+            romeo.close()
+    except BaseException:
+        print(prosody.log_text()[-6000:])
+        print(server.log()[-3000:])
+        raise
+    finally:
+        server.stop()
+        prosody.stop()
+
+
 def test_subscriptions_and_presence_across_servers(federation):
     """RFC 6121 between users of two servers: the subscription flow runs through both
     servers' roster modules (the remote half as inbound processing), presence follows
