@@ -15,7 +15,7 @@ from xmpp_client import Client
 from xmppd_harness import Server, free_port, wait_for, two_c2s_listeners, start_two_listeners
 
 CARBONS = "urn:xmpp:carbons:2"
-from mam_results import CLIENT, DELAY, FORWARD, MAM, RSM, SID, fin_of, results_of
+from mam_results import CLIENT, FORWARD, MAM, RSM, SID, fin_of, results_of
 PLUGINS = ["xep_0030", "xep_0004", "xep_0059", "xep_0297", "xep_0280", "xep_0313"]
 
 
@@ -458,6 +458,26 @@ def test_mam_archive_survives_kill_of_worker(pair):
         again.close()
 
 
+def test_mam_preferences_are_mongooseims_without_a_store(pair):
+    """XEP-0313 §6 preferences as MongooseIM answers them without user_prefs_store:
+    everything is archived, and a client cannot change that."""
+    alice = login(pair.port_a, "alice@localhost/a")
+
+    async def prefs(xmpp, itype, payload):
+        iq = xmpp.make_iq_get() if itype == "get" else xmpp.make_iq_set()
+        iq.append(ET.fromstring(payload))
+        return (await iq.send(timeout=10)).xml.find(f"{{{MAM}}}prefs")
+    try:
+        current = alice.run(lambda x: prefs(x, "get", f"<prefs xmlns='{MAM}'/>"))
+        assert current.get("default") == "always"
+        assert [(child.tag, list(child)) for child in current] == [(f"{{{MAM}}}always", []), (f"{{{MAM}}}never", [])]
+        with pytest.raises(IqError) as refused:
+            alice.run(lambda x: prefs(x, "set", f"<prefs xmlns='{MAM}' default='never'><always/><never/></prefs>"))
+        assert refused.value.condition == "feature-not-implemented"
+    finally:
+        alice.close()
+
+
 def test_mam_options_are_checked(tmp_path):
     port = free_port()
     bad = Server(tmp_path, two_c2s_listeners(port, free_port()), extra="""
@@ -467,6 +487,11 @@ def test_mam_options_are_checked(tmp_path):
 """)
     result = bad.run("check-config", check=False)
     assert result.returncode != 0 and "no_such_option" in (result.stdout + result.stderr)
+    for section in ("", "  [modules.mod_mam.pm]\n"):
+        bad.write_config(two_c2s_listeners(port, free_port()), extra=f"[modules.mod_mam]\n{section}  user_prefs_store = \"rdbms\"\n")
+        result = bad.run("check-config", check=False)
+        printed = result.stdout + result.stderr
+        assert result.returncode != 0 and "user_prefs_store" in printed and "expected it unset" in printed, printed
     bad.write_config(two_c2s_listeners(port, free_port()), extra="""
 [modules.mod_carboncopy]
   iqdisc = "one_queue"

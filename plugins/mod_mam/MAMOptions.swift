@@ -31,7 +31,8 @@ struct MAMOptions {
     var rooms: (host: String, archive: Archive)?
 
     static let commonKeys = ["backend", "no_stanzaid_element", "is_archivable_message", "archive_chat_markers",
-                             "default_result_limit", "max_result_limit", "full_text_search", "message_retraction"]
+                             "default_result_limit", "max_result_limit", "full_text_search", "message_retraction",
+                             "user_prefs_store"]
 
     init(_ options: ModuleOptions) throws {
         try options.checkKnownKeys(Self.commonKeys + ["pm", "muc"])
@@ -61,6 +62,12 @@ struct MAMOptions {
     /// A section's settings: its own values, else `defaults` (the common ones).
     private static func archive(_ options: ModuleOptions, defaults: Archive?) throws -> Archive {
         _ = try options.oneOf("backend", ["rdbms"], default: "rdbms")
+        // MongooseIM keeps archiving preferences only with a store for them; without
+        // one (its default) every message is archived and a client cannot change that.
+        if options.entries["user_prefs_store"] != nil {
+            throw options.error("user_prefs_store", "found a value, expected it unset (xmppd archives every message "
+                                + "and keeps no archiving preferences, as MongooseIM without user_prefs_store)")
+        }
         // MongooseIM names an Erlang module here; there is no such thing to call in xmppd.
         _ = try options.string("is_archivable_message", default: "mod_mam_utils")
         let archive = Archive(

@@ -5,6 +5,7 @@ import XMPPModuleAPI
 /// own bare JID, or a room's), once the caller has checked the requester may read it.
 enum MAMQueryHandler {
     static func handle(_ request: IQRequest, store: ArchiveStore, host: ModuleHost, archive: MAMOptions.Archive) {
+        if let payload = request.payload, payload.name == "prefs" { return preferences(request) }
         guard let payload = request.payload, payload.name == "query" else { return request.fail("bad-request", "modify") }
         if request.type == "get" { return request.reply(MAMStanzas.form(fullTextSearch: archive.fullTextSearch)) }
         let query: ArchiveQuery
@@ -35,5 +36,16 @@ enum MAMQueryHandler {
                 request.fail("internal-server-error", "wait")
             }
         }
+    }
+
+    /// XEP-0313 §6 archiving preferences, as MongooseIM answers them without a
+    /// `user_prefs_store`: everything is archived (`default='always'`, no lists), and
+    /// changing that is not implemented.
+    private static func preferences(_ request: IQRequest) {
+        guard request.type == "get" else { return request.fail("feature-not-implemented", "cancel") }
+        var prefs = XMLElement(name: "prefs", namespace: ModMAM.namespace, attributes: ["default": "always"])
+        prefs.append(XMLElement(name: "always", namespace: ModMAM.namespace))
+        prefs.append(XMLElement(name: "never", namespace: ModMAM.namespace))
+        request.reply(prefs)
     }
 }
