@@ -1,6 +1,7 @@
 """[[listen.s2s]] and [s2s]: federation between two xmppd servers (each its own
 supervisor, workers and state), authenticated by Server Dialback (XEP-0220), with
 slixmpp clients on both sides; raw peers for what a real server never sends."""
+import contextlib
 import hashlib
 import hmac
 import json
@@ -99,6 +100,21 @@ def subscribe_mutually(alice, bob, bob_jid):
     alice.loop.call_soon_threadsafe(lambda: alice.xmpp.send_presence_subscription(pto=bob_jid))
     wait_for(lambda: roster_of(alice).get(bob_jid) == "both", timeout=20, interval=0.3,
              message=f"{bob_jid} subscribed both ways")
+
+
+@contextlib.contextmanager
+def running_with_reference_peer(server, peer):
+    """Runs the body with xmppd `server` and a reference server `peer` (Prosody,
+    ejabberd); prints the ends of both logs if it fails, and stops both."""
+    try:
+        yield
+    except BaseException:
+        print(peer.log_text()[-6000:])
+        print(server.log()[-3000:])
+        raise
+    finally:
+        server.stop()
+        peer.stop()
 
 
 def chat_and_subscribe_with_peer(server, peer, peer_user):
@@ -415,7 +431,7 @@ def test_federation_with_prosody(tmp_path, security):
     server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"prosody.example": prosody.s2s_port},
                               extra_s2s=xmppd_options, listener_options=listener_options,
                               generate_certificates=security == "starttls-required")
-    try:
+    with running_with_reference_peer(server, prosody):
         server.start()
         chat_and_subscribe_with_peer(server, prosody, "romeo")
         if security != "plaintext":
@@ -425,13 +441,6 @@ def test_federation_with_prosody(tmp_path, security):
             streams = json.loads(server.ctl("s2s", "--json").stdout)
             assert {s["direction"] for s in streams} == {"in", "out"}, streams
             assert all(s["auth"] == "external" for s in streams), streams
-    except BaseException:
-        print(prosody.log_text()[-6000:])
-        print(server.log()[-3000:])
-        raise
-    finally:
-        server.stop()
-        prosody.stop()
 
 
 @pytest.mark.skipif(not PROSODY, reason="prosody is installed by scripts/install-deps --for-tests")
@@ -448,7 +457,7 @@ def test_muc_light_room_with_a_prosody_occupant(tmp_path):
     server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"prosody.example": prosody.s2s_port},
                               extra_s2s="[modules.mod_muc_light]\n")
     room = "lair@muclight.xmppd.example"
-    try:
+    with running_with_reference_peer(server, prosody):
         server.start()
         server.register("alice", "secret", "xmppd.example")
         prosody.register("romeo", "secret")
@@ -465,13 +474,6 @@ def test_muc_light_room_with_a_prosody_occupant(tmp_path):
         finally:
             alice.close()
             romeo.close()
-    except BaseException:
-        print(prosody.log_text()[-6000:])
-        print(server.log()[-3000:])
-        raise
-    finally:
-        server.stop()
-        prosody.stop()
 
 
 def test_subscriptions_and_presence_across_servers(federation):
@@ -533,16 +535,9 @@ def test_federation_with_ejabberd(tmp_path):
     ours_s2s = free_port()
     ejabberd = EjabberdPeer("ejabberd.example", {"xmppd.example": ours_s2s})
     server = federated_server(tmp_path, "xmppd.example", ours_s2s, {"ejabberd.example": ejabberd.s2s_port})
-    try:
+    with running_with_reference_peer(server, ejabberd):
         server.start()
         chat_and_subscribe_with_peer(server, ejabberd, "juliet")
-    except BaseException:
-        print(ejabberd.log_text()[-6000:])
-        print(server.log()[-3000:])
-        raise
-    finally:
-        server.stop()
-        ejabberd.stop()
 
 
 
