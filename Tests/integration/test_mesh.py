@@ -3,6 +3,7 @@ through the routing mesh, through reloads, restarts and crashes."""
 import os
 import signal
 import socket
+import stat
 import time
 
 import pytest
@@ -147,6 +148,15 @@ def test_chat_across_workers_through_reloads_and_restart(pair):
     finally:
         alice.close()
         bob.close()
+
+
+def test_mesh_sockets_are_for_the_servers_user_only(pair, tmp_path):
+    """A mesh peer routes stanzas with any `from`: the mesh directory and its sockets
+    are closed to other users, whatever the umask."""
+    mesh = tmp_path / "var" / "mesh"
+    assert stat.S_IMODE(mesh.stat().st_mode) == 0o700
+    sockets = list(mesh.glob("*.sock"))
+    assert len(sockets) == 2 and all(stat.S_IMODE(s.stat().st_mode) == 0o600 for s in sockets), sockets
 
 
 def fake_peer(pair, tmp_path, port, bound):

@@ -54,7 +54,12 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
     var socketPath: String { "\(directory)/\(pid).sock" }
 
     func start() throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A peer on the mesh routes stanzas with any `from`: only the server's user
+        // may reach the sockets (whatever the umask, and for a directory an older
+        // build made).
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        chmod(directory, 0o700)
         registry.replicator = self
         barrier.attach(to: self)
         serverChannel = try ServerBootstrap(group: group)
@@ -64,6 +69,7 @@ public final class Mesh: SessionReplicator, @unchecked Sendable {
                 }
             }
             .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).wait()
+        chmod(socketPath, 0o600)
         // Into the mesh before serving: the worker says `ready` (and its listener may
         // hand it connections) only once the workers already running have its header,
         // so a session or component it takes is known to them at once, not a moment
