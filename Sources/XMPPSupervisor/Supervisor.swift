@@ -41,7 +41,11 @@ public final class Supervisor: @unchecked Sendable {
         self.executable = executable
         self.logger = logger
         try FileManager.default.createDirectory(atPath: config.xmppd.stateDirectory, withIntermediateDirectories: true)
+        // Credentials, rosters and archives: not for other users, whatever the umask
+        // (SQLite gives its -wal and -shm files the database's mode; those an older
+        // build left are tightened too).
         store = try ListenerStateStore(database: try SQLiteDatabase(path: config.databasePath))
+        for suffix in ["", "-wal", "-shm"] { chmod(config.databasePath + suffix, 0o640) }
     }
 
     /// Binds, spawns, and serves until stopped. Throws only for start-up failures

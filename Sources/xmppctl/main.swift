@@ -198,4 +198,5 @@ struct Passwd: ParsableCommand {
     }
 }
 
+umask(0o027)   // as xmppd: a database or file made here is not for other users
 XMPPCtl.main()

@@ -113,4 +113,7 @@ enum Executable {
     }
 }
 
+// As Prosody's default: files the server makes (database, log, sockets) are not for
+// other users; the supervisor's workers inherit it.
+umask(0o027)
 XMPPD.main()

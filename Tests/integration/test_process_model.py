@@ -2,6 +2,7 @@
 rolling restart and crash recovery, with clients connecting all the while."""
 import os
 import signal
+import stat
 import time
 
 from connect_loop import ConnectLoop
@@ -29,6 +30,19 @@ def test_listeners_table_and_json(server):
     assert "c2s" in table and f"127.0.0.1:{server.c2s_port}" in table and "running" in table
     status = server.ctl("status").stdout
     assert f"supervisor pid {server.supervisor_pid}" in status
+
+
+def test_state_files_are_not_for_other_users(server):
+    """The database (credentials, rosters, archives) and the log get no permissions
+    for other users; a database an older build left readable is tightened at start."""
+    server.register("alice", "secret")
+    var = server.var
+    files = [var / name for name in ("xmppd.db", "xmppd.db-wal", "xmppd.db-shm", "xmppd.log")]
+    assert all(stat.S_IMODE(f.stat().st_mode) & 0o007 == 0 for f in files), [oct(f.stat().st_mode) for f in files]
+    server.stop()
+    (var / "xmppd.db").chmod(0o644)
+    server.start()
+    assert stat.S_IMODE((var / "xmppd.db").stat().st_mode) == 0o640
 
 
 def test_invalid_reload_changes_nothing(server):
