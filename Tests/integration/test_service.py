@@ -12,6 +12,7 @@ import time
 import pytest
 
 from component_client import SECRET, Component
+from raw_session import RawSession
 from xmpp_client import Client
 from xmppd_harness import Server, free_port, pid_alive, wait_for
 
@@ -155,6 +156,35 @@ def test_echo_round_trip_across_workers(deployment):
         component.close()
 
 
+def test_component_reachable_from_every_worker_once_its_handshake_is_answered(deployment):
+    """The <handshake/> waits until every worker knows the component: a user on the
+    c2s worker reaches it the moment it has been answered (raw sockets on both
+    sides, so nothing but the server stands between the two)."""
+    alice = RawSession(deployment.ports["c2s"])
+    alice.login("alice")
+    try:
+        for round in range(20):
+            domain = f"fresh{round}.localhost"
+            raw = RawComponent(deployment.ports["svc"])
+            raw.open(to=domain)
+            raw.handshake(SECRET)
+            read_until(raw, b"<handshake/>")
+            alice.send(f"<message to='{domain}' type='chat'><body>round {round}</body></message>")
+            assert f"round {round}".encode() in read_until(raw, b"</message>"), alice.read_all()
+            raw.close()
+    finally:
+        alice.close()
+
+
+def read_until(raw, marker):
+    raw.sock.settimeout(10)
+    while marker not in raw.received:
+        chunk = raw.sock.recv(65536)
+        assert chunk, f"closed: {raw.received!r}"
+        raw.received += chunk
+    return raw.received
+
+
 def test_bad_secret_is_not_authorized(deployment):
     raw = RawComponent(deployment.ports["svc"])
     raw.open()
@@ -195,7 +225,7 @@ def test_conflict_disconnect_keeps_the_first(deployment):
     alice = login(deployment.ports["c2s"], "alice@localhost/a")
     first = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
     try:
-        time.sleep(0.3)  # let the registration reach the other workers
+        # Its handshake was answered once every worker knew it: no wait needed.
         for port in (deployment.ports["svc"], deployment.ports["svc2"]):  # same worker, then another
             second = Component("echo.localhost", port)
             assert second.disconnected.wait(10), "the second component was not refused"
@@ -217,7 +247,6 @@ def test_conflict_kick_old_replaces(tmp_path, same_worker):
     alice = login(ports["c2s"], "alice@localhost/a")
     old = Component("echo.localhost", ports["svc"]).wait_connected()
     try:
-        time.sleep(0.3)
         new = Component("echo.localhost", ports["svc"] if same_worker else ports["kick"]).wait_connected()
         assert old.disconnected.wait(10), "the old component was not kicked"
         assert "conflict" in old.stream_errors
@@ -464,16 +493,8 @@ def test_component_worker_crash(deployment):
         component.close()
         component = Component("echo.localhost", deployment.ports["svc"]).wait_connected()
 
-        # The other workers hear of the new registration over the mesh, a moment after
-        # the component's handshake: until then a message to it bounces.
-        def echoed():
-            alice.send_message("echo.localhost", "after the crash")
-            try:
-                reply = alice.messages.get(timeout=1)
-            except queue.Empty:
-                return False
-            return reply["type"] != "error" and reply["body"] == "echo: after the crash"
-        wait_for(echoed, timeout=5, message="the restarted worker's component reached")
+        # Its handshake waited for every worker to know it: reachable at once.
+        echo_check(alice, "echo.localhost", "after the crash")
     finally:
         alice.close()
         component.close()
