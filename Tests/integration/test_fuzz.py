@@ -75,20 +75,11 @@ def poke(port, payload):
 RESOURCES = itertools.count()
 
 
-def poke_logged_in(port, payload):
+def poke_logged_in(port, payload, compress=False):
+    """`payload` after a login; with `compress`, as the compressed stream once
+    XEP-0138 has started."""
     session = RawSession(port)
-    session.login("alice", resource=f"fuzz{next(RESOURCES)}")
-    try:
-        session.sock.sendall(payload)
-    except OSError:
-        pass
-    drain(session.sock)
-
-
-def poke_compressed(port, payload):
-    """`payload` is taken as the compressed stream after XEP-0138 has started."""
-    session = RawSession(port)
-    session.login("alice", resource=f"fuzz{next(RESOURCES)}", compress=True)
+    session.login("alice", resource=f"fuzz{next(RESOURCES)}", compress=compress)
     try:
         session.sock.sendall(payload)
     except OSError:
@@ -259,7 +250,7 @@ def test_malformed_input_never_takes_a_worker_down(tmp_path):
     surfaces = [
         ("c2s before authentication", lambda p: poke(ports["c2s"], p), C2S_BEFORE_AUTH),
         ("c2s stanzas", lambda p: poke_logged_in(ports["c2s"], p), C2S_STANZAS),
-        ("compressed c2s stanzas", lambda p: poke_compressed(ports["compressed"], p), compressed(C2S_STANZAS)),
+        ("compressed c2s stanzas", lambda p: poke_logged_in(ports["compressed"], p, compress=True), compressed(C2S_STANZAS)),
         ("PROXY v1 header", lambda p: poke(ports["proxied"], p), PROXY_V1),
         ("PROXY v2 header", lambda p: poke(ports["proxied"], p), PROXY_V2),
         ("component stream", lambda p: poke(ports["service"], p), COMPONENT),
