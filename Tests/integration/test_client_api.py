@@ -298,8 +298,10 @@ def test_rooms(tmp_path):
         bob.send_raw(f"<message to='{room}@muclight.localhost' type='groupchat' id='b1'><body>hi alice</body></message>")
         assert bob.wait_message()["body"] == "hi alice"
         # The c2s worker archives bob's message a moment after routing it.
-        status, history = wait_for(lambda: (lambda r: r if r[0] != 200 or len(r[1]) == 3 else None)(
-            call(server, "GET", f"/api/rooms/{room}/messages", authorization=BOB)), message="bob's message archived")
+        def archived():
+            status, history = call(server, "GET", f"/api/rooms/{room}/messages", authorization=BOB)
+            return (status, history) if status != 200 or len(history) == 3 else None
+        status, history = wait_for(archived, message="bob's message archived")
         assert status == 200, history
         # bob's joining (a change of affiliations, as MongooseIM keeps it), then the messages.
         assert [{k: v for k, v in item.items() if k not in ("timestamp", "id")} for item in history] == [
