@@ -57,10 +57,13 @@ def federated_server(tmp_path, name, s2s_port, peers, extra_s2s="", listener_opt
     return server
 
 
-def start_pair(tmp_path, extra_a="", extra_b="", **options):
+def start_pair(tmp_path, extra_a="", extra_b="", a_services=(), **options):
+    """a.test (alice) and b.test (bob), each finding the other; `a_services` are
+    domains of a.test's services that b.test finds there too, as it would by DNS."""
     a_s2s, b_s2s = free_port(), free_port()
     a = federated_server(tmp_path, "a.test", a_s2s, {"b.test": b_s2s}, extra_s2s=extra_a, **options)
-    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s}, extra_s2s=extra_b, **options)
+    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s, **{d: a_s2s for d in a_services}},
+                         extra_s2s=extra_b, **options)
     a.start()
     b.start()
     a.register("alice", "secret", "a.test")
@@ -591,14 +594,7 @@ def test_muc_light_room_with_an_occupant_on_another_server(tmp_path):
     made a member, hears the room over a stream from muclight.a.test, and writes to
     it over a stream of his own to it (dialback for both). Creating rooms there is for
     a.test's users only."""
-    a_s2s, b_s2s = free_port(), free_port()
-    a = federated_server(tmp_path, "a.test", a_s2s, {"b.test": b_s2s}, extra_s2s="[modules.mod_muc_light]\n")
-    # b.test finds the room service's server as it would by DNS.
-    b = federated_server(tmp_path, "b.test", b_s2s, {"a.test": a_s2s, "muclight.a.test": a_s2s})
-    a.start()
-    b.start()
-    a.register("alice", "secret", "a.test")
-    b.register("bob", "secret", "b.test")
+    a, b = start_pair(tmp_path, extra_a="[modules.mod_muc_light]\n", a_services=("muclight.a.test",))
     alice = Client("alice@a.test/r", "secret", a.c2s_port).wait_session()
     bob = Client("bob@b.test/r", "secret", b.c2s_port).wait_session()
     room = "coven@muclight.a.test"
